@@ -1,0 +1,141 @@
+import { createLogger, type Level } from '../common/log.js';
+import { loadGatewayConfig } from '../edge/src/config.js';
+import { startEdge } from '../edge/src/main.js';
+import { startFleet } from '../fleet/src/main.js';
+import { loadProfiles } from '../hardware/src/profile.js';
+import { TcpSimulator } from '../hardware/src/sim/tcp-server.js';
+import { intOption, untilSignal, UsageError, type Command } from './args.js';
+
+const logLevel = (v: unknown): Level => {
+  const l = (v ?? process.env.CITYGATE_LOG_LEVEL ?? 'info') as Level;
+  if (!['debug', 'info', 'warn', 'error', 'silent'].includes(l))
+    throw new UsageError(`--log-level: expected debug, info, warn, error or silent, got '${String(v)}'`);
+  return l;
+};
+
+export const edgeCommand: Command = {
+  name: 'edge',
+  summary: 'run the gateway runtime: poll devices, keep readings in the outbox, publish to the fleet',
+  usage: 'edge --config FILE [--data DIR]',
+  options: {
+    config: { type: 'string', short: 'c' },
+    data: { type: 'string' },
+    'log-level': { type: 'string' },
+  },
+  help: {
+    config: 'gateway config (JSON, see docs/operations.md); required',
+    data: "data directory (outbox, state); default: the config's dataDir or ./data/<gateway id>",
+    'log-level': 'debug | info | warn | error (default info)',
+  },
+  async run(values) {
+    if (typeof values.config !== 'string')
+      throw new UsageError("missing --config FILE. Run 'citygate edge --help' for usage.");
+    const log = createLogger({ level: logLevel(values['log-level']) });
+    const profiles = loadProfiles();
+    const config = loadGatewayConfig(values.config, profiles);
+    const edge = await startEdge({ config, profiles, dataDir: values.data as string | undefined, log });
+    process.send?.('ready');
+    await untilSignal();
+    await edge.stop();
+    return 0;
+  },
+};
+
+export const fleetCommand: Command = {
+  name: 'fleet',
+  summary: 'run the fleet service: MQTT broker (embedded by default), telemetry store, HTTP API',
+  usage: 'fleet [--data DIR] [--host ADDR] [--http-port N] [--mqtt-port N] [--broker URL]',
+  options: {
+    data: { type: 'string' },
+    host: { type: 'string' },
+    'http-port': { type: 'string' },
+    'mqtt-port': { type: 'string' },
+    broker: { type: 'string' },
+    'log-level': { type: 'string' },
+  },
+  help: {
+    data: 'data directory (fleet.db); default ./data/fleet',
+    host: 'address to listen on (default 127.0.0.1)',
+    'http-port': 'HTTP API port (default 8080)',
+    'mqtt-port': 'embedded MQTT broker port (default 1883)',
+    broker: 'use an external broker (mqtt://user:pass@host:port) instead of the embedded one',
+    'log-level': 'debug | info | warn | error (default info)',
+  },
+  async run(values) {
+    const log = createLogger({ level: logLevel(values['log-level']) });
+    let externalBroker;
+    if (typeof values.broker === 'string') {
+      let u: URL;
+      try {
+        u = new URL(values.broker);
+      } catch {
+        throw new UsageError(`--broker: '${values.broker}' is not a URL (expected mqtt://host:port)`);
+      }
+      if (!/^mqtts?:$/.test(u.protocol))
+        throw new UsageError(`--broker: expected an mqtt:// or mqtts:// URL, got '${u.protocol}'`);
+      externalBroker = {
+        url: `${u.protocol}//${u.host}`,
+        username: u.username ? decodeURIComponent(u.username) : undefined,
+        password: u.password ? decodeURIComponent(u.password) : undefined,
+      };
+    }
+    const fleet = await startFleet({
+      dataDir: (values.data as string | undefined) ?? 'data/fleet',
+      host: (values.host as string | undefined) ?? '127.0.0.1',
+      httpPort: intOption(values, 'http-port', 8080, 0, 65535),
+      mqttPort: intOption(values, 'mqtt-port', 1883, 0, 65535),
+      externalBroker,
+      log,
+    });
+    process.send?.('ready');
+    await untilSignal();
+    await fleet.stop();
+    return 0;
+  },
+};
+
+export const simCommand: Command = {
+  name: 'sim',
+  summary: 'serve simulated devices of one profile over Modbus TCP',
+  usage: 'sim --profile ID [--units FIRST-LAST] [--port N] [--host ADDR]',
+  options: {
+    profile: { type: 'string' },
+    units: { type: 'string' },
+    port: { type: 'string' },
+    host: { type: 'string' },
+  },
+  help: {
+    profile: 'device profile id, e.g. citygate/slc-100; required',
+    units: 'unit ids to serve, e.g. 1-8 (default 1)',
+    port: 'TCP port (default 1502; 0 = any free port)',
+    host: 'address to listen on (default 127.0.0.1)',
+  },
+  async run(values) {
+    const profiles = loadProfiles();
+    const id = values.profile;
+    if (typeof id !== 'string')
+      throw new UsageError("missing --profile ID. Run 'citygate sim --help' for usage.");
+    const profile = profiles.get(id);
+    if (!profile)
+      throw new UsageError(`--profile: unknown profile '${id}' (known: ${[...profiles.keys()].join(', ')})`);
+    const m = /^(\d+)(?:-(\d+))?$/.exec(String(values.units ?? '1'));
+    const first = Number(m?.[1]);
+    const last = Number(m?.[2] ?? m?.[1]);
+    if (!m || first < 1 || last > 247 || first > last)
+      throw new UsageError(`--units: expected N or FIRST-LAST within 1-247, got '${String(values.units)}'`);
+    const sim = new TcpSimulator(
+      Array.from({ length: last - first + 1 }, (_, i) => ({ unitId: first + i, profile })),
+    );
+    const port = await sim.listen(
+      intOption(values, 'port', 1502, 0, 65535),
+      (values.host as string | undefined) ?? '127.0.0.1',
+    );
+    console.log(
+      `serving ${last - first + 1} × ${id} (units ${first}-${last}) on modbus-tcp://${(values.host as string | undefined) ?? '127.0.0.1'}:${port}`,
+    );
+    process.send?.('ready');
+    await untilSignal();
+    await sim.close();
+    return 0;
+  },
+};

@@ -1,0 +1,79 @@
+import sqlite3 from 'sqlite3';
+
+export type SqlValue = string | number | bigint | null | Buffer;
+
+/**
+ * A promise wrapper over one `sqlite3` connection. All statements on one connection run in order
+ * (sqlite3 serialises them), and `transaction` holds a JS-side lock so two async transactions never
+ * interleave their statements.
+ */
+export class Db {
+  private chain: Promise<unknown> = Promise.resolve();
+
+  private constructor(
+    private readonly db: sqlite3.Database,
+    readonly path: string,
+  ) {}
+
+  static open(path: string): Promise<Db> {
+    return new Promise((resolve, reject) => {
+      const db = new sqlite3.Database(path, (err) => (err ? reject(err) : resolve(new Db(db, path))));
+    });
+  }
+
+  run(sql: string, params: readonly SqlValue[] = []): Promise<{ changes: number; lastID: number }> {
+    return new Promise((resolve, reject) => {
+      this.db.run(sql, params, function (this: sqlite3.RunResult, err: Error | null) {
+        if (err) reject(err);
+        else resolve({ changes: this.changes, lastID: this.lastID });
+      });
+    });
+  }
+
+  all<T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
+    return new Promise((resolve, reject) => {
+      this.db.all(sql, params, (err, rows) => (err ? reject(err) : resolve(rows as T[])));
+    });
+  }
+
+  get<T>(sql: string, params: readonly SqlValue[] = []): Promise<T | undefined> {
+    return new Promise((resolve, reject) => {
+      this.db.get(sql, params, (err, row) => (err ? reject(err) : resolve(row as T | undefined)));
+    });
+  }
+
+  exec(sql: string): Promise<void> {
+    return new Promise((resolve, reject) => this.db.exec(sql, (err) => (err ? reject(err) : resolve())));
+  }
+
+  /** Run `fn` inside BEGIN IMMEDIATE … COMMIT; rolls back if it throws. Serialised per connection. */
+  transaction<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+    const next = this.chain.then(async () => {
+      await this.exec('BEGIN IMMEDIATE');
+      try {
+        const result = await fn(this);
+        await this.exec('COMMIT');
+        return result;
+      } catch (err) {
+        await this.exec('ROLLBACK').catch(() => undefined);
+        throw err;
+      }
+    });
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Multi-row INSERT in chunks that stay under SQLite's 32766 bound-parameter limit. */
+  async insertMany(prefix: string, columns: number, rows: readonly (readonly SqlValue[])[]): Promise<void> {
+    const perChunk = Math.max(1, Math.floor(32000 / columns));
+    const tuple = `(${new Array<string>(columns).fill('?').join(',')})`;
+    for (let i = 0; i < rows.length; i += perChunk) {
+      const chunk = rows.slice(i, i + perChunk);
+      await this.run(`${prefix} VALUES ${chunk.map(() => tuple).join(',')}`, chunk.flat());
+    }
+  }
+
+  close(): Promise<void> {
+    return new Promise((resolve, reject) => this.db.close((err) => (err ? reject(err) : resolve())));
+  }
+}

@@ -1,0 +1,154 @@
+import { readFileSync } from 'node:fs';
+import { ID_PATTERN } from '../../common/contract/index.js';
+import { CityGateError, ValidationError } from '../../common/errors.js';
+import { assertValid } from '../../common/json-schema.js';
+import type { Profile } from '../../hardware/src/profile.js';
+
+/** One gateway's configuration document (version 1). The fleet will validate against the same schema. */
+export interface TcpLineConfig {
+  id: string;
+  type: 'tcp';
+  host: string;
+  port: number;
+  timeoutMs?: number;
+}
+export type LineConfig = TcpLineConfig;
+
+export interface DeviceConfig {
+  id: string;
+  profile: string;
+  line: string;
+  unitId: number;
+  /** Overrides every point's poll period for this device. */
+  pollMs?: number;
+  name?: string;
+}
+
+export interface GatewayConfig {
+  version: 1;
+  id: string;
+  name?: string;
+  location?: { lat: number; lon: number };
+  fleet: { mqttUrl: string; username?: string; password?: string };
+  dataDir?: string;
+  lines: LineConfig[];
+  devices: DeviceConfig[];
+}
+
+const id = { type: 'string', pattern: ID_PATTERN } as const;
+
+export const gatewayConfigSchema = {
+  $id: 'citygate/gateway-config/v1',
+  type: 'object',
+  additionalProperties: false,
+  required: ['version', 'id', 'fleet', 'lines', 'devices'],
+  properties: {
+    $schema: { type: 'string' },
+    version: { const: 1 },
+    id,
+    name: { type: 'string', maxLength: 200 },
+    location: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['lat', 'lon'],
+      properties: {
+        lat: { type: 'number', minimum: -90, maximum: 90 },
+        lon: { type: 'number', minimum: -180, maximum: 180 },
+      },
+    },
+    fleet: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['mqttUrl'],
+      properties: {
+        mqttUrl: { type: 'string', pattern: '^mqtts?://[^\\s]+$' },
+        username: { type: 'string', minLength: 1 },
+        password: { type: 'string', minLength: 1 },
+      },
+    },
+    dataDir: { type: 'string', minLength: 1 },
+    lines: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'type', 'host', 'port'],
+        properties: {
+          id,
+          type: { const: 'tcp' },
+          host: { type: 'string', minLength: 1 },
+          port: { type: 'integer', minimum: 1, maximum: 65535 },
+          timeoutMs: { type: 'integer', minimum: 10, maximum: 60000 },
+        },
+      },
+    },
+    devices: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'profile', 'line', 'unitId'],
+        properties: {
+          id,
+          name: { type: 'string', maxLength: 200 },
+          profile: { type: 'string', pattern: '^[a-z0-9-]+/[a-z0-9-]+$' },
+          line: id,
+          unitId: { type: 'integer', minimum: 0, maximum: 255 },
+          pollMs: { type: 'integer', minimum: 50, maximum: 86400000 },
+        },
+      },
+    },
+  },
+} as const;
+
+/** Schema check plus cross-references (lines, profiles, unique ids). Errors name the JSON path. */
+export function parseGatewayConfig(
+  doc: unknown,
+  profiles: ReadonlyMap<string, Profile>,
+  where = 'gateway config',
+): GatewayConfig {
+  const cfg = assertValid<GatewayConfig>(gatewayConfigSchema, doc, where);
+  const issues: string[] = [];
+  const lineIds = new Set<string>();
+  cfg.lines.forEach((l, i) => {
+    if (lineIds.has(l.id)) issues.push(`lines[${i}].id: duplicate line id '${l.id}'`);
+    lineIds.add(l.id);
+  });
+  const deviceIds = new Set<string>();
+  const units = new Set<string>();
+  cfg.devices.forEach((d, i) => {
+    if (deviceIds.has(d.id)) issues.push(`devices[${i}].id: duplicate device id '${d.id}'`);
+    deviceIds.add(d.id);
+    if (!lineIds.has(d.line))
+      issues.push(`devices[${i}].line: no line '${d.line}' (known: ${[...lineIds].join(', ') || 'none'})`);
+    if (!profiles.has(d.profile))
+      issues.push(
+        `devices[${i}].profile: unknown profile '${d.profile}' (known: ${[...profiles.keys()].join(', ')})`,
+      );
+    const unitKey = `${d.line}:${d.unitId}`;
+    if (units.has(unitKey))
+      issues.push(`devices[${i}].unitId: unit ${d.unitId} already used on line '${d.line}'`);
+    units.add(unitKey);
+  });
+  if (issues.length) throw new ValidationError(where, issues);
+  return cfg;
+}
+
+export function loadGatewayConfig(path: string, profiles: ReadonlyMap<string, Profile>): GatewayConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CityGateError(
+      'config-unreadable',
+      `cannot read gateway config ${path}: ${(err as Error).message}`,
+    );
+  }
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new CityGateError('invalid', `gateway config ${path} is not valid JSON: ${(err as Error).message}`);
+  }
+  return parseGatewayConfig(doc, profiles, `gateway config ${path}`);
+}

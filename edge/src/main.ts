@@ -1,0 +1,128 @@
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { realClock, type Clock } from '../../common/clock.js';
+import { CityGateError, errorMessage } from '../../common/errors.js';
+import { createLogger, type Logger } from '../../common/log.js';
+import { packageVersion } from '../../common/package-root.js';
+import type { Profile } from '../../hardware/src/profile.js';
+import type { GatewayConfig, LineConfig } from './config.js';
+import { ModbusLine, type PointReading } from './modbus/line.js';
+import { TcpTransport, type ModbusTransport } from './modbus/transport.js';
+import { Outbox } from './outbox.js';
+import { Uplink } from './uplink.js';
+
+export interface EdgeOptions {
+  config: GatewayConfig;
+  profiles: ReadonlyMap<string, Profile>;
+  /** Overrides config.dataDir. */
+  dataDir?: string;
+  clock?: Clock;
+  log?: Logger;
+  /** Swap the Modbus transport (tests, RTU later); default: Modbus TCP via modbus-serial. */
+  transportFor?: (line: LineConfig) => ModbusTransport;
+}
+
+export interface EdgeRuntime {
+  readonly id: string;
+  readonly dataDir: string;
+  readonly outbox: Outbox;
+  readonly uplink: Uplink;
+  readonly lines: ReadonlyMap<string, ModbusLine>;
+  /** Latest value of every point, as last read. */
+  readonly latest: ReadonlyMap<string, PointReading>;
+  write(device: string, point: string, value: number | boolean): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const defaultTransport = (line: LineConfig): ModbusTransport =>
+  new TcpTransport(line.host, line.port, line.timeoutMs ?? 1000);
+
+/** The edge composition root: config → lines and devices → outbox → uplink. */
+export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
+  const { config, profiles } = opts;
+  const clock = opts.clock ?? realClock;
+  const log = (opts.log ?? createLogger()).child(`edge:${config.id}`);
+  const dataDir = resolve(opts.dataDir ?? config.dataDir ?? join('data', config.id));
+  mkdirSync(dataDir, { recursive: true, mode: 0o750 });
+
+  const outbox = await Outbox.open(join(dataDir, 'outbox.db'));
+  const uplink = new Uplink(
+    {
+      gatewayId: config.id,
+      mqttUrl: config.fleet.mqttUrl,
+      username: config.fleet.username,
+      password: config.fleet.password,
+      version: packageVersion(),
+    },
+    outbox,
+    clock,
+    log.child('uplink'),
+  );
+  const latest = new Map<string, PointReading>();
+  const deviceLine = new Map<string, ModbusLine>();
+  const lines = new Map<string, ModbusLine>();
+
+  const onReadings = (readings: PointReading[]): void => {
+    for (const r of readings) latest.set(`${r.device}.${r.point}`, r);
+    outbox
+      .put(
+        'reading',
+        readings.map((r) => ({
+          body: { device: r.device, point: r.point, value: r.value, ...(r.unit ? { unit: r.unit } : {}) },
+          ts: r.ts,
+        })),
+      )
+      .then(() => uplink.notify())
+      .catch((err: unknown) =>
+        log.error(`outbox write failed; readings kept in memory only: ${errorMessage(err)}`),
+      );
+  };
+
+  for (const lc of config.lines) {
+    const line = new ModbusLine(
+      lc.id,
+      (opts.transportFor ?? defaultTransport)(lc),
+      clock,
+      log.child(`line:${lc.id}`),
+      {
+        readings: onReadings,
+        deviceState: (device, online, reason) =>
+          log.info(`device ${device} ${online ? 'online' : 'offline'}`, { reason }),
+      },
+    );
+    lines.set(lc.id, line);
+  }
+  for (const dc of config.devices) {
+    const line = lines.get(dc.line)!;
+    line.addDevice(dc, profiles.get(dc.profile)!);
+    deviceLine.set(dc.id, line);
+  }
+  for (const line of lines.values()) line.start();
+  uplink.start();
+  log.info(
+    `started: ${config.devices.length} device(s) on ${config.lines.length} line(s), data in ${dataDir}`,
+  );
+
+  return {
+    id: config.id,
+    dataDir,
+    outbox,
+    uplink,
+    lines,
+    latest,
+    write(device, point, value) {
+      const line = deviceLine.get(device);
+      if (!line)
+        return Promise.reject(
+          new CityGateError('unknown-device', `gateway ${config.id} has no device '${device}'`),
+        );
+      return line.write(device, point, value);
+    },
+    async stop() {
+      await Promise.all([...lines.values()].map((l) => l.stop()));
+      await uplink.stop();
+      await outbox.close();
+      log.info('stopped');
+    },
+  };
+}
