@@ -11,6 +11,8 @@ export interface TcpLineConfig {
   host: string;
   port: number;
   timeoutMs?: number;
+  /** Backoff for reconnects and quarantined devices (default 1 s doubling to 60 s). */
+  backoff?: { minMs: number; maxMs: number };
 }
 export type LineConfig = TcpLineConfig;
 
@@ -79,6 +81,15 @@ export const gatewayConfigSchema = {
           host: { type: 'string', minLength: 1 },
           port: { type: 'integer', minimum: 1, maximum: 65535 },
           timeoutMs: { type: 'integer', minimum: 10, maximum: 60000 },
+          backoff: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['minMs', 'maxMs'],
+            properties: {
+              minMs: { type: 'integer', minimum: 10, maximum: 600000 },
+              maxMs: { type: 'integer', minimum: 10, maximum: 3600000 },
+            },
+          },
         },
       },
     },

@@ -89,6 +89,7 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
         deviceState: (device, online, reason) =>
           log.info(`device ${device} ${online ? 'online' : 'offline'}`, { reason }),
       },
+      lc.backoff,
     );
     lines.set(lc.id, line);
   }

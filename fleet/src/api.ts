@@ -35,7 +35,11 @@ const idParam = {
 
 /** The fleet's HTTP API, version 1. Every error is `{status:"error", error:{code, message}}`. */
 export async function buildApi(store: FleetStore, log: Logger, version: string): Promise<FastifyInstance> {
-  const app = Fastify({ logger: false });
+  const app = Fastify({
+    logger: false,
+    // Unknown query/body properties are errors, not silently dropped.
+    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: true } },
+  });
 
   app.setErrorHandler((err: FastifyError | HttpError, req, reply) => {
     const status = err.statusCode && err.statusCode >= 400 && err.statusCode < 600 ? err.statusCode : 500;

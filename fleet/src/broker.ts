@@ -1,5 +1,5 @@
 import { Aedes, type Client } from 'aedes';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import { isValidId, topics, TOPIC_ROOT } from '../../common/contract/index.js';
 import type { Logger } from '../../common/log.js';
@@ -47,11 +47,11 @@ export async function startEmbeddedBroker(opts: {
       const claimsFleet = id.startsWith(fleet.clientIdPrefix);
       if (!claimsFleet && !isValidId(id)) {
         log.warn('refused connection: client id is not a valid gateway id', { clientId: id.slice(0, 80) });
-        return done(null, false);
+        return done(new Error('client id is not a valid gateway id'), false);
       }
       if (!claimsFleet && packet.will && !inNamespace(id, packet.will.topic)) {
         log.warn(`refused connection from ${id}: Will topic outside its namespace`);
-        return done(null, false);
+        return done(new Error('Will topic outside namespace'), false);
       }
       done(null, true);
     },
@@ -87,7 +87,12 @@ export async function startEmbeddedBroker(opts: {
       done(new Error('subscription outside namespace'));
     },
   });
-  const server: Server = createServer(broker.handle as (s: import('node:net').Socket) => void);
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    broker.handle(socket);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());
@@ -100,6 +105,7 @@ export async function startEmbeddedBroker(opts: {
     url: `mqtt://${opts.host}:${port}`,
     async close() {
       await new Promise<void>((resolve) => broker.close(() => resolve()));
+      for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

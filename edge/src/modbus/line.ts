@@ -39,8 +39,7 @@ interface Job {
 }
 
 const FAILURES_BEFORE_OFFLINE = 3;
-const MIN_BACKOFF_MS = 1000;
-const MAX_BACKOFF_MS = 60_000;
+export const DEFAULT_BACKOFF = { minMs: 1000, maxMs: 60_000 };
 
 /**
  * The single owner of one physical line (a TCP endpoint now, a serial port with the device-layer
@@ -55,7 +54,7 @@ export class ModbusLine {
   private busy = false;
   private running = false;
   private reconnectAt = 0;
-  private connectBackoffMs = MIN_BACKOFF_MS;
+  private connectBackoffMs: number;
   stats = { transactions: 0, failures: 0 };
 
   constructor(
@@ -64,7 +63,10 @@ export class ModbusLine {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly events: LineEvents,
-  ) {}
+    private readonly backoff = DEFAULT_BACKOFF,
+  ) {
+    this.connectBackoffMs = backoff.minMs;
+  }
 
   addDevice(cfg: DeviceConfig, profile: Profile): void {
     const blocks = planReads(profile, cfg.pollMs);
@@ -75,7 +77,7 @@ export class ModbusLine {
       failures: 0,
       online: undefined,
       retryAt: 0,
-      backoffMs: MIN_BACKOFF_MS,
+      backoffMs: this.backoff.minMs,
     });
   }
 
@@ -172,7 +174,7 @@ export class ModbusLine {
   private succeeded(d: DeviceState): void {
     this.stats.transactions++;
     d.failures = 0;
-    d.backoffMs = MIN_BACKOFF_MS;
+    d.backoffMs = this.backoff.minMs;
     d.retryAt = 0;
     if (d.online !== true) {
       d.online = true;
@@ -193,7 +195,7 @@ export class ModbusLine {
     }
     if (d.failures >= FAILURES_BEFORE_OFFLINE) {
       d.retryAt = this.clock.now() + d.backoffMs;
-      d.backoffMs = Math.min(d.backoffMs * 2, MAX_BACKOFF_MS);
+      d.backoffMs = Math.min(d.backoffMs * 2, this.backoff.maxMs);
       if (d.online !== false) {
         d.online = false;
         this.log.warn(`device ${d.cfg.id} offline: ${errorMessage(err)}; retrying with backoff`);
@@ -216,11 +218,11 @@ export class ModbusLine {
             }
             try {
               await this.transport.open();
-              this.connectBackoffMs = MIN_BACKOFF_MS;
+              this.connectBackoffMs = this.backoff.minMs;
               this.log.info(`line ${this.id}: connected to ${this.transport.description}`);
             } catch (err) {
               this.reconnectAt = this.clock.now() + this.connectBackoffMs;
-              this.connectBackoffMs = Math.min(this.connectBackoffMs * 2, MAX_BACKOFF_MS);
+              this.connectBackoffMs = Math.min(this.connectBackoffMs * 2, this.backoff.maxMs);
               this.log.warn(
                 `line ${this.id}: ${errorMessage(err)}; retry in ${this.reconnectAt - this.clock.now()} ms`,
               );

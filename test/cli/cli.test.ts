@@ -1,0 +1,93 @@
+import { describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir, waitFor } from '../helpers.js';
+import { runCli, startCli } from './run-cli.js';
+
+describe('citygate CLI', () => {
+  it('lists its commands with --help', async () => {
+    const r = await runCli(['--help']);
+    expect(r.code).toBe(0);
+    for (const c of ['demo', 'edge', 'fleet', 'sim']) expect(r.stdout).toMatch(new RegExp(`^  ${c} `, 'm'));
+  });
+
+  it.each(['demo', 'edge', 'fleet', 'sim'])('%s --help describes its options', async (cmd) => {
+    const r = await runCli([cmd, '--help']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`Usage: citygate ${cmd}`);
+    expect(r.stdout).toMatch(/--\w[\w-]* /);
+  });
+
+  it('names an unknown command and an unknown option', async () => {
+    const a = await runCli(['fly']);
+    expect(a.code).toBe(2);
+    expect(a.stderr).toContain("unknown command 'fly'");
+    const b = await runCli(['fleet', '--colour', 'red']);
+    expect(b.code).toBe(2);
+    expect(b.stderr).toMatch(/Unknown option '--colour'/);
+    const c = await runCli(['fleet', '--http-port', 'eighty']);
+    expect(c.code).toBe(2);
+    expect(c.stderr).toContain("--http-port: expected an integer from 0 to 65535, got 'eighty'");
+  });
+
+  it('edge refuses a malformed config, naming the file and field', async () => {
+    const dir = tempDir();
+    const path = join(dir.path, 'gw.json');
+    writeFileSync(
+      path,
+      JSON.stringify({
+        version: 1,
+        id: 'gw-1',
+        fleet: { mqttUrl: 'http://x' },
+        lines: [],
+        devices: [{ id: 'l1', profile: 'citygate/slc-100', line: 'eth0', unitId: 1 }],
+      }),
+    );
+    const r = await runCli(['edge', '--config', path]);
+    dir.cleanup();
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`gateway config ${path} is invalid`);
+    expect(r.stderr).toContain('fleet.mqttUrl: must match pattern');
+    const missing = await runCli(['edge']);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('missing --config FILE');
+  });
+
+  it('demo runs a fleet with three gateways and stops cleanly on Ctrl-C with no stray processes', async () => {
+    const dir = tempDir();
+    const child = startCli(['demo', '--data', dir.path, '--http-port', '0', '--mqtt-port', '0']);
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const api = await waitFor(
+      'API URL',
+      () => /fleet API\s+(http:\/\/\S+)\/api\/v1\/gateways/.exec(out)?.[1],
+      20_000,
+    );
+    const gws = await waitFor(
+      'three gateways online with readings',
+      async () => {
+        const body = (await (await fetch(`${api}/api/v1/gateways`)).json()) as {
+          gateways: { id: string; online: boolean; readings: number }[];
+        };
+        return body.gateways.length === 3 && body.gateways.every((g) => g.online && g.readings > 0)
+          ? body.gateways
+          : undefined;
+      },
+      20_000,
+    );
+    expect(gws.map((g) => g.id)).toEqual(['gw-1', 'gw-2', 'gw-3']);
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    expect(out).toContain('stopped cleanly');
+    // No process left behind holding the demo's data directory.
+    const stray = execFileSync('ps', ['-eo', 'args'])
+      .toString()
+      .split('\n')
+      .filter((l) => l.includes(dir.path));
+    expect(stray).toEqual([]);
+    dir.cleanup();
+  });
+});
