@@ -36,8 +36,8 @@ function describe(e: ErrorObject): string {
 }
 
 export function schemaErrors(errors: readonly ErrorObject[] | null | undefined): string[] {
-  // anyOf/oneOf produce one line per branch plus a summary; keep the leaf messages, dedupe.
-  const lines = (errors ?? []).filter((e) => e.keyword !== 'anyOf' && e.keyword !== 'oneOf').map(describe);
+  // anyOf/oneOf/if produce a summary line besides the leaf messages; keep the leaves, dedupe.
+  const lines = (errors ?? []).filter((e) => !['anyOf', 'oneOf', 'if'].includes(e.keyword)).map(describe);
   return [...new Set(lines)];
 }
 

@@ -14,7 +14,21 @@ export interface TcpLineConfig {
   /** Backoff for reconnects and quarantined devices (default 1 s doubling to 60 s). */
   backoff?: { minMs: number; maxMs: number };
 }
-export type LineConfig = TcpLineConfig;
+/** An RS-485 line: Modbus RTU over a serial port. */
+export interface RtuLineConfig {
+  id: string;
+  type: 'rtu';
+  path: string;
+  baudRate: number;
+  parity?: 'none' | 'even' | 'odd';
+  dataBits?: 7 | 8;
+  stopBits?: 1 | 2;
+  timeoutMs?: number;
+  /** Extra silence after each reply before the next request (slow slaves), on top of 3.5 character times. */
+  turnaroundMs?: number;
+  backoff?: { minMs: number; maxMs: number };
+}
+export type LineConfig = TcpLineConfig | RtuLineConfig;
 
 export interface DeviceConfig {
   id: string;
@@ -38,6 +52,16 @@ export interface GatewayConfig {
 }
 
 const id = { type: 'string', pattern: ID_PATTERN } as const;
+const timeoutMs = { type: 'integer', minimum: 10, maximum: 60000 } as const;
+const backoff = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['minMs', 'maxMs'],
+  properties: {
+    minMs: { type: 'integer', minimum: 10, maximum: 600000 },
+    maxMs: { type: 'integer', minimum: 10, maximum: 3600000 },
+  },
+} as const;
 
 export const gatewayConfigSchema = {
   $id: 'citygate/gateway-config/v1',
@@ -73,24 +97,46 @@ export const gatewayConfigSchema = {
       type: 'array',
       items: {
         type: 'object',
-        additionalProperties: false,
-        required: ['id', 'type', 'host', 'port'],
-        properties: {
-          id,
-          type: { const: 'tcp' },
-          host: { type: 'string', minLength: 1 },
-          port: { type: 'integer', minimum: 1, maximum: 65535 },
-          timeoutMs: { type: 'integer', minimum: 10, maximum: 60000 },
-          backoff: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['minMs', 'maxMs'],
-            properties: {
-              minMs: { type: 'integer', minimum: 10, maximum: 600000 },
-              maxMs: { type: 'integer', minimum: 10, maximum: 3600000 },
+        required: ['id', 'type'],
+        properties: { type: { enum: ['tcp', 'rtu'] } },
+        allOf: [
+          {
+            if: { properties: { type: { const: 'tcp' } } },
+            then: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['id', 'type', 'host', 'port'],
+              properties: {
+                id,
+                type: { const: 'tcp' },
+                host: { type: 'string', minLength: 1 },
+                port: { type: 'integer', minimum: 1, maximum: 65535 },
+                timeoutMs,
+                backoff,
+              },
             },
           },
-        },
+          {
+            if: { properties: { type: { const: 'rtu' } } },
+            then: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['id', 'type', 'path', 'baudRate'],
+              properties: {
+                id,
+                type: { const: 'rtu' },
+                path: { type: 'string', minLength: 1 },
+                baudRate: { enum: [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200] },
+                parity: { enum: ['none', 'even', 'odd'] },
+                dataBits: { enum: [7, 8] },
+                stopBits: { enum: [1, 2] },
+                timeoutMs,
+                turnaroundMs: { type: 'integer', minimum: 0, maximum: 1000 },
+                backoff,
+              },
+            },
+          },
+        ],
       },
     },
     devices: {

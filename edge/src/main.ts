@@ -34,8 +34,10 @@ export interface EdgeRuntime {
   stop(): Promise<void>;
 }
 
-const defaultTransport = (line: LineConfig): ModbusTransport =>
-  new TcpTransport(line.host, line.port, line.timeoutMs ?? 1000);
+const defaultTransport = (line: LineConfig): ModbusTransport => {
+  if (line.type === 'tcp') return new TcpTransport(line.host, line.port, line.timeoutMs ?? 1000);
+  throw new CityGateError('unsupported', `line '${line.id}': RTU transport is not available in this build`);
+};
 
 /** The edge composition root: config → lines and devices → outbox → uplink. */
 export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
