@@ -5,7 +5,10 @@ import { decodePoint, encodePoint } from '../../../hardware/src/codec.js';
 import { isWritableTable, pointWidth, type Profile } from '../../../hardware/src/profile.js';
 import type { DeviceConfig } from '../config.js';
 import { ModbusError } from './errors.js';
-import { planReads, type ReadBlock } from './plan.js';
+import { planReads, pointPeriod, type ReadBlock } from './plan.js';
+import { ReportFilter } from './report.js';
+import { DEFAULT_SCHEDULE, PollSchedule, type HealthChange } from './schedule.js';
+import { LineStats } from './stats.js';
 import type { ModbusTransport } from './transport.js';
 
 export interface PointReading {
@@ -21,41 +24,40 @@ export interface LineEvents {
   deviceState(device: string, online: boolean, reason: string): void;
 }
 
-interface DeviceState {
+interface Device {
   cfg: DeviceConfig;
   profile: Profile;
-  blocks: ReadBlock[];
-  failures: number;
-  online: boolean | undefined;
-  /** While quarantined, polls are skipped until this time. */
-  retryAt: number;
-  backoffMs: number;
 }
 
-interface Job {
-  device: DeviceState;
+interface Block extends ReadBlock {
+  id: number;
+  device: Device;
+}
+
+interface WriteJob {
+  device: Device;
   run: () => Promise<void>;
-  block?: ReadBlock;
 }
-
-const FAILURES_BEFORE_OFFLINE = 3;
-export const DEFAULT_BACKOFF = { minMs: 1000, maxMs: 60_000 };
 
 /**
- * The single owner of one physical line (a TCP endpoint now, a serial port with the device-layer
- * work): every poll and write goes through its queue, one transaction in flight, writes first.
- * A device that keeps failing is quarantined with exponential backoff so the others keep their rates.
+ * The single owner of one physical line (a serial port or a TCP endpoint): every poll and every
+ * write goes through it, one transaction in flight. Writes go before any poll; polls follow the pure
+ * PollSchedule (earliest due first, failing devices quarantined with backoff so the others keep
+ * their rates). The transport enforces the wire's own timing (RTU silence, turnaround).
  */
 export class ModbusLine {
-  private readonly devices = new Map<string, DeviceState>();
-  private readonly queue: Job[] = [];
-  private readonly queuedBlocks = new Set<ReadBlock>();
-  private readonly timers = new Set<Timer>();
-  private busy = false;
+  private readonly devices = new Map<string, Device>();
+  private readonly blocks: Block[] = [];
+  private readonly writes: WriteJob[] = [];
+  private readonly reporter = new ReportFilter();
+  private schedule: PollSchedule | undefined;
   private running = false;
+  private loop: Promise<void> | undefined;
+  private wakeTimer: Timer | undefined;
+  private wake: (() => void) | undefined;
   private reconnectAt = 0;
   private connectBackoffMs: number;
-  stats = { transactions: 0, failures: 0 };
+  readonly stats: LineStats;
 
   constructor(
     readonly id: string,
@@ -63,54 +65,102 @@ export class ModbusLine {
     private readonly clock: Clock,
     private readonly log: Logger,
     private readonly events: LineEvents,
-    private readonly backoff = DEFAULT_BACKOFF,
+    private readonly backoff = DEFAULT_SCHEDULE.backoff,
   ) {
     this.connectBackoffMs = backoff.minMs;
+    this.stats = new LineStats(clock);
   }
 
   addDevice(cfg: DeviceConfig, profile: Profile): void {
-    const blocks = planReads(profile, cfg.pollMs);
-    this.devices.set(cfg.id, {
-      cfg,
-      profile,
-      blocks,
-      failures: 0,
-      online: undefined,
-      retryAt: 0,
-      backoffMs: this.backoff.minMs,
-    });
+    if (this.running) throw new CityGateError('busy', `line ${this.id}: add devices before start()`);
+    const device = { cfg, profile };
+    this.devices.set(cfg.id, device);
+    for (const b of planReads(profile, cfg.pollMs))
+      this.blocks.push({ ...b, id: this.blocks.length, device });
+  }
+
+  /** Transactions one full cycle of every block takes (for planning and benchmarks). */
+  get blockCount(): number {
+    return this.blocks.length;
   }
 
   start(): void {
+    if (this.running) return;
     this.running = true;
-    const all = [...this.devices.values()].flatMap((d) => d.blocks.map((b) => ({ d, b })));
-    // Stagger first polls over the shortest period so the line is not hit by everything at once.
-    const spread = Math.min(...all.map((x) => x.b.periodMs), 1000);
-    all.forEach(({ d, b }, i) => this.schedule(d, b, Math.floor((spread * i) / Math.max(1, all.length))));
+    this.schedule = new PollSchedule(
+      this.blocks.map((b) => ({ id: b.id, device: b.device.cfg.id, periodMs: b.periodMs })),
+      this.clock.now(),
+      { failuresBeforeOffline: DEFAULT_SCHEDULE.failuresBeforeOffline, backoff: this.backoff },
+    );
+    this.loop = this.run();
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    for (const t of this.timers) t.cancel();
-    this.timers.clear();
-    this.queue.length = 0;
-    await this.transport.close();
+    this.kick();
+    await this.transport.close(); // fails a transaction in flight instead of waiting for its timeout
+    await this.loop;
+    for (const w of this.writes.splice(0)) void w.run();
   }
 
-  private schedule(d: DeviceState, b: ReadBlock, delayMs: number): void {
-    const t = this.clock.setTimeout(() => {
-      this.timers.delete(t);
-      if (!this.running) return;
-      this.schedule(d, b, b.periodMs);
-      if (this.clock.now() < d.retryAt || this.queuedBlocks.has(b)) return;
-      this.queuedBlocks.add(b);
-      this.queue.push({ device: d, block: b, run: () => this.poll(d, b) });
-      this.pump();
-    }, delayMs);
-    this.timers.add(t);
+  private kick(): void {
+    this.wakeTimer?.cancel();
+    this.wakeTimer = undefined;
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
   }
 
-  /** Write one point through the line's queue, ahead of queued polls. Resolves when the device confirmed. */
+  private sleepUntil(at: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.wake = resolve;
+      if (Number.isFinite(at))
+        this.wakeTimer = this.clock.setTimeout(() => this.kick(), Math.max(0, at - this.clock.now()));
+    });
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      if (!this.transport.isOpen() && !(await this.connect())) {
+        await this.sleepUntil(this.reconnectAt);
+        continue;
+      }
+      const write = this.writes.shift();
+      if (write) {
+        await write.run();
+        continue;
+      }
+      const next = this.schedule!.next(this.clock.now());
+      if ('block' in next) {
+        this.schedule!.started(next.block.id, this.clock.now());
+        await this.poll(this.blocks[next.block.id]!);
+      } else {
+        await this.sleepUntil('wakeAt' in next ? next.wakeAt : Infinity);
+      }
+    }
+  }
+
+  private async connect(): Promise<boolean> {
+    if (this.clock.now() < this.reconnectAt) return false;
+    try {
+      await this.transport.open();
+      this.connectBackoffMs = this.backoff.minMs;
+      this.log.info(`line ${this.id}: connected to ${this.transport.description}`);
+      return true;
+    } catch (err) {
+      this.reconnectAt = this.clock.now() + this.connectBackoffMs;
+      this.connectBackoffMs = Math.min(this.connectBackoffMs * 2, this.backoff.maxMs);
+      this.log.warn(
+        `line ${this.id}: ${errorMessage(err)}; retry in ${this.reconnectAt - this.clock.now()} ms`,
+      );
+      for (const d of this.devices.values())
+        this.health(this.schedule!.failed(d.cfg.id, this.clock.now()), err);
+      for (const w of this.writes.splice(0)) void w.run(); // writes fail fast rather than wait for the line
+      return false;
+    }
+  }
+
+  /** Write one point through the line, ahead of every queued poll. Resolves when the device confirmed. */
   write(deviceId: string, pointId: string, value: number | boolean): Promise<void> {
     const d = this.devices.get(deviceId);
     if (!d)
@@ -127,6 +177,7 @@ export class ModbusLine {
       );
     if (p.access !== 'rw' || !isWritableTable(p.table))
       return Promise.reject(new CityGateError('read-only', `point '${deviceId}.${pointId}' is read-only`));
+    if (!this.running) return Promise.reject(new CityGateError('stopped', `line ${this.id} is not running`));
     let words: number[];
     try {
       const enc = encodePoint(p, value, d.profile.modbus);
@@ -135,57 +186,57 @@ export class ModbusLine {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     return new Promise((resolve, reject) => {
-      const job: Job = {
+      this.writes.push({
         device: d,
         run: async () => {
+          const t0 = this.clock.now();
           try {
+            if (!this.running || !this.transport.isOpen())
+              throw new ModbusError(
+                'connection',
+                `line ${this.id} is not connected; write to ${deviceId}.${pointId} not sent`,
+              );
             await this.transport.write(d.cfg.unitId, p.table as 'coil' | 'holding', p.address, words);
-            this.succeeded(d);
+            this.stats.record(deviceId, true, this.clock.now() - t0);
+            this.health(this.schedule!.succeeded(deviceId));
             resolve();
           } catch (err) {
-            this.failed(d, err);
+            this.onFailure(d, err, t0);
             reject(err instanceof Error ? err : new Error(String(err)));
           }
         },
-      };
-      const firstPoll = this.queue.findIndex((j) => j.block !== undefined);
-      this.queue.splice(firstPoll < 0 ? this.queue.length : firstPoll, 0, job);
-      this.pump();
+      });
+      this.kick();
     });
   }
 
-  private async poll(d: DeviceState, b: ReadBlock): Promise<void> {
+  private async poll(b: Block): Promise<void> {
+    const d = b.device;
+    const t0 = this.clock.now();
+    let raw: number[];
     try {
-      const raw = await this.transport.read(d.cfg.unitId, b.table, b.address, b.count);
-      const ts = this.clock.now();
-      const readings: PointReading[] = [];
-      for (const p of b.points) {
-        const off = p.address - b.address;
-        const value = decodePoint(p, raw.slice(off, off + pointWidth(p)), d.profile.modbus);
-        readings.push({ device: d.cfg.id, point: p.id, value, ...(p.unit ? { unit: p.unit } : {}), ts });
-      }
-      this.succeeded(d);
-      this.events.readings(readings);
+      raw = await this.transport.read(d.cfg.unitId, b.table, b.address, b.count);
     } catch (err) {
-      this.failed(d, err);
+      this.onFailure(d, err, t0);
+      return;
     }
+    const ts = this.clock.now();
+    this.stats.record(d.cfg.id, true, ts - t0);
+    this.health(this.schedule!.succeeded(d.cfg.id));
+    const readings: PointReading[] = [];
+    for (const p of b.points) {
+      const off = p.address - b.address;
+      const value = decodePoint(p, raw.slice(off, off + pointWidth(p)), d.profile.modbus);
+      const key = `${d.cfg.id}.${p.id}`;
+      if (!this.reporter.shouldReport(key, p, pointPeriod(p, d.cfg.pollMs), value, ts, b.periodMs / 2))
+        continue;
+      readings.push({ device: d.cfg.id, point: p.id, value, ...(p.unit ? { unit: p.unit } : {}), ts });
+    }
+    if (readings.length) this.events.readings(readings);
   }
 
-  private succeeded(d: DeviceState): void {
-    this.stats.transactions++;
-    d.failures = 0;
-    d.backoffMs = this.backoff.minMs;
-    d.retryAt = 0;
-    if (d.online !== true) {
-      d.online = true;
-      this.events.deviceState(d.cfg.id, true, 'answered');
-    }
-  }
-
-  private failed(d: DeviceState, err: unknown): void {
-    this.stats.transactions++;
-    this.stats.failures++;
-    d.failures++;
+  private onFailure(d: Device, err: unknown, t0: number): void {
+    this.stats.record(d.cfg.id, false, this.clock.now() - t0);
     if (err instanceof ModbusError && err.code === 'connection') {
       this.log.warn(`line ${this.id}: ${errorMessage(err)}`);
       this.reconnectAt = this.clock.now() + this.connectBackoffMs;
@@ -193,65 +244,13 @@ export class ModbusLine {
     } else {
       this.log.debug(`device ${d.cfg.id}: ${errorMessage(err)}`);
     }
-    if (d.failures >= FAILURES_BEFORE_OFFLINE) {
-      d.retryAt = this.clock.now() + d.backoffMs;
-      d.backoffMs = Math.min(d.backoffMs * 2, this.backoff.maxMs);
-      if (d.online !== false) {
-        d.online = false;
-        this.log.warn(`device ${d.cfg.id} offline: ${errorMessage(err)}; retrying with backoff`);
-        this.events.deviceState(d.cfg.id, false, errorMessage(err));
-      }
-    }
+    this.health(this.schedule?.failed(d.cfg.id, this.clock.now()), err);
   }
 
-  /** Run queued jobs one at a time; (re)connect first when the transport is closed. */
-  private pump(): void {
-    if (this.busy || !this.running || this.queue.length === 0) return;
-    this.busy = true;
-    void (async () => {
-      try {
-        while (this.running && this.queue.length > 0) {
-          if (!this.transport.isOpen()) {
-            if (this.clock.now() < this.reconnectAt) {
-              this.dropPolls();
-              break;
-            }
-            try {
-              await this.transport.open();
-              this.connectBackoffMs = this.backoff.minMs;
-              this.log.info(`line ${this.id}: connected to ${this.transport.description}`);
-            } catch (err) {
-              this.reconnectAt = this.clock.now() + this.connectBackoffMs;
-              this.connectBackoffMs = Math.min(this.connectBackoffMs * 2, this.backoff.maxMs);
-              this.log.warn(
-                `line ${this.id}: ${errorMessage(err)}; retry in ${this.reconnectAt - this.clock.now()} ms`,
-              );
-              for (const d of this.devices.values()) this.failed(d, err);
-              this.dropPolls();
-              break;
-            }
-          }
-          const job = this.queue.shift()!;
-          if (job.block) this.queuedBlocks.delete(job.block);
-          await job.run();
-        }
-      } finally {
-        this.busy = false;
-      }
-    })();
-  }
-
-  /** Polls are periodic: when the line is down, drop queued ones (they come back on their period). */
-  private dropPolls(): void {
-    for (let i = this.queue.length - 1; i >= 0; i--) {
-      const j = this.queue[i]!;
-      if (j.block) {
-        this.queuedBlocks.delete(j.block);
-        this.queue.splice(i, 1);
-      } else {
-        this.queue.splice(i, 1);
-        void j.run(); // a write fails fast with the connection error rather than hanging
-      }
-    }
+  private health(change: HealthChange, err?: unknown): void {
+    if (!change) return;
+    const reason = change.online ? 'answered' : errorMessage(err);
+    if (!change.online) this.log.warn(`device ${change.device} offline: ${reason}; retrying with backoff`);
+    this.events.deviceState(change.device, change.online, reason);
   }
 }
