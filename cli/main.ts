@@ -4,8 +4,18 @@ import { packageVersion } from '../common/package-root.js';
 import { helpText, parse, UsageError, type Command } from './args.js';
 import { edgeCommand, fleetCommand, simCommand } from './commands.js';
 import { demoCommand } from './demo.js';
+import { gpioCommand } from './gpio-command.js';
+import { deviceCommand, modbusCommand } from './modbus-command.js';
 
-const commands: Command[] = [demoCommand, edgeCommand, fleetCommand, simCommand];
+const commands: Command[] = [
+  demoCommand,
+  edgeCommand,
+  fleetCommand,
+  simCommand,
+  modbusCommand,
+  deviceCommand,
+  gpioCommand,
+];
 
 function usage(): string {
   return [

@@ -65,7 +65,11 @@ export function decodePoint(
   const regs = raw.slice(0, width).map(Number);
   if (p.type === 'bool') return ((regs[0]! >> (p.bit ?? 0)) & 1) === 1;
   const value = rawOf(toBytes(regs, p, d), p.type);
-  if (p.type === 'float32' && !Number.isFinite(value)) return value;
+  if (p.type === 'float32') {
+    if (!Number.isFinite(value)) return value;
+    // A float32 carries ~7 significant digits; don't report float noise (50.4 reads as 50.400001525…).
+    return tidy(Number(value.toPrecision(7)) * (p.scale ?? 1) + (p.offset ?? 0));
+  }
   return tidy(value * (p.scale ?? 1) + (p.offset ?? 0));
 }
 
@@ -77,6 +81,7 @@ export function encodePoint(
 ): number[] | boolean {
   if (isBitTable(p.table)) return Boolean(value);
   if (typeof value === 'boolean') value = value ? 1 : 0;
+  if (!Number.isFinite(value)) throw new CityGateError('range', `${p.id}: ${value} is not a finite number`);
   if (p.min !== undefined && value < p.min)
     throw new CityGateError('range', `${p.id}: ${value} is below the minimum ${p.min}`);
   if (p.max !== undefined && value > p.max)

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { CityGateError, ValidationError } from '../../common/errors.js';
 import { assertValid } from '../../common/json-schema.js';
 import { packageRoot } from '../../common/package-root.js';
+import { gpioInvariantIssues, type GpioSection } from './gpio-profile.js';
 
 export type Table = 'coil' | 'discrete' | 'holding' | 'input';
 export type PointType = 'bool' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'float32';
@@ -45,6 +46,8 @@ export interface Profile {
   kind: 'street-light' | 'pump-station' | 'waste-bin' | 'cabinet-io';
   modbus?: ModbusDefaults;
   points: PointDef[];
+  /** Gateway GPIO pins (cabinet I/O); a profile has at least one Modbus point or GPIO pin. */
+  gpio?: GpioSection;
   simulation?: { model: string; params?: Record<string, number | boolean | string> };
 }
 
@@ -106,7 +109,7 @@ function findBitUser(used: Map<string, string>, wholeKey: string): string | unde
 /** Parse and fully check one profile document. `where` names its source in errors. */
 export function parseProfile(doc: unknown, where: string): Profile {
   const profile = assertValid<Profile>(profileSchema(), doc, `device profile ${where}`);
-  const issues = profileInvariantIssues(profile);
+  const issues = [...profileInvariantIssues(profile), ...gpioInvariantIssues(profile)];
   if (issues.length) throw new ValidationError(`device profile ${where}`, issues);
   return profile;
 }
