@@ -3,6 +3,8 @@ import { loadGatewayConfig } from '../edge/src/config.js';
 import { startEdge } from '../edge/src/main.js';
 import { startFleet } from '../fleet/src/main.js';
 import { loadProfiles } from '../hardware/src/profile.js';
+import type { Parity } from '../hardware/src/modbus-rtu.js';
+import { RtuSimulator } from '../hardware/src/sim/rtu-server.js';
 import { TcpSimulator } from '../hardware/src/sim/tcp-server.js';
 import { intOption, untilSignal, UsageError, type Command } from './args.js';
 
@@ -96,19 +98,26 @@ export const fleetCommand: Command = {
 
 export const simCommand: Command = {
   name: 'sim',
-  summary: 'serve simulated devices of one profile over Modbus TCP',
-  usage: 'sim --profile ID [--units FIRST-LAST] [--port N] [--host ADDR]',
+  summary: 'serve simulated devices of one profile over Modbus TCP, or Modbus RTU on a serial port',
+  usage:
+    'sim --profile ID [--units FIRST-LAST] [--port N] [--host ADDR] | [--serial PATH [--baud N] [--parity P]]',
   options: {
     profile: { type: 'string' },
     units: { type: 'string' },
     port: { type: 'string' },
     host: { type: 'string' },
+    serial: { type: 'string' },
+    baud: { type: 'string' },
+    parity: { type: 'string' },
   },
   help: {
     profile: 'device profile id, e.g. citygate/slc-100; required',
     units: 'unit ids to serve, e.g. 1-8 (default 1)',
     port: 'TCP port (default 1502; 0 = any free port)',
     host: 'address to listen on (default 127.0.0.1)',
+    serial: 'serve Modbus RTU on this serial port (e.g. one end of a socat pty pair) instead of TCP',
+    baud: 'RTU baud rate (default 19200)',
+    parity: 'RTU parity: none | even | odd (default even)',
   },
   async run(values) {
     const profiles = loadProfiles();
@@ -123,9 +132,23 @@ export const simCommand: Command = {
     const last = Number(m?.[2] ?? m?.[1]);
     if (!m || first < 1 || last > 247 || first > last)
       throw new UsageError(`--units: expected N or FIRST-LAST within 1-247, got '${String(values.units)}'`);
-    const sim = new TcpSimulator(
-      Array.from({ length: last - first + 1 }, (_, i) => ({ unitId: first + i, profile })),
-    );
+    const units = Array.from({ length: last - first + 1 }, (_, i) => ({ unitId: first + i, profile }));
+    if (typeof values.serial === 'string') {
+      const parity = (values.parity ?? 'even') as Parity;
+      if (!['none', 'even', 'odd'].includes(parity))
+        throw new UsageError(`--parity: expected none, even or odd, got '${String(values.parity)}'`);
+      const baudRate = intOption(values, 'baud', 19200, 50, 4_000_000);
+      const rtu = new RtuSimulator(units);
+      await rtu.open(values.serial, { baudRate, parity });
+      console.log(
+        `serving ${units.length} × ${id} (units ${first}-${last}) on modbus-rtu:${values.serial} @${baudRate} 8${parity[0]!.toUpperCase()}1`,
+      );
+      process.send?.('ready');
+      await untilSignal();
+      await rtu.close();
+      return 0;
+    }
+    const sim = new TcpSimulator(units);
     const port = await sim.listen(
       intOption(values, 'port', 1502, 0, 65535),
       (values.host as string | undefined) ?? '127.0.0.1',

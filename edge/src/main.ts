@@ -7,6 +7,7 @@ import { packageVersion } from '../../common/package-root.js';
 import type { Profile } from '../../hardware/src/profile.js';
 import type { GatewayConfig, LineConfig } from './config.js';
 import { ModbusLine, type PointReading } from './modbus/line.js';
+import { RtuTransport } from './modbus/rtu-transport.js';
 import { TcpTransport, type ModbusTransport } from './modbus/transport.js';
 import { Outbox } from './outbox.js';
 import { Uplink } from './uplink.js';
@@ -36,7 +37,15 @@ export interface EdgeRuntime {
 
 const defaultTransport = (line: LineConfig): ModbusTransport => {
   if (line.type === 'tcp') return new TcpTransport(line.host, line.port, line.timeoutMs ?? 1000);
-  throw new CityGateError('unsupported', `line '${line.id}': RTU transport is not available in this build`);
+  return new RtuTransport({
+    path: line.path,
+    baudRate: line.baudRate,
+    parity: line.parity ?? 'even',
+    dataBits: line.dataBits ?? 8,
+    stopBits: line.stopBits ?? 1,
+    timeoutMs: line.timeoutMs ?? 1000,
+    broadcastTurnaroundMs: line.turnaroundMs,
+  });
 };
 
 /** The edge composition root: config → lines and devices → outbox → uplink. */

@@ -63,7 +63,7 @@ export function decodePoint(
     throw new CityGateError('decode', `point '${p.id}' needs ${width} value(s), got ${raw.length}`);
   if (isBitTable(p.table)) return Boolean(raw[0]);
   const regs = raw.slice(0, width).map(Number);
-  if (p.type === 'bool') return ((regs[0]! >> (p.bit ?? 0)) & 1) === 1;
+  if (p.type === 'bool') return p.bit === undefined ? regs[0] !== 0 : ((regs[0]! >> p.bit) & 1) === 1;
   const value = rawOf(toBytes(regs, p, d), p.type);
   if (p.type === 'float32') {
     if (!Number.isFinite(value)) return value;

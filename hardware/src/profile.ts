@@ -81,8 +81,6 @@ export function profileInvariantIssues(profile: Profile): string[] {
       issues.push(`${at}: a ${p.table} point must have type bool`);
     if (isBitTable(p.table) && p.bit !== undefined)
       issues.push(`${at}: 'bit' applies only to register tables`);
-    if (!isBitTable(p.table) && p.type === 'bool' && p.bit === undefined)
-      issues.push(`${at}: a bool in a ${p.table} register needs 'bit'`);
     if (p.access === 'rw' && !isWritableTable(p.table))
       issues.push(`${at}: writable point in read-only table '${p.table}' has no Modbus write function`);
     if (p.access === 'rw' && p.type === 'bool' && p.bit !== undefined)

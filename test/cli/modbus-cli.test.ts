@@ -33,12 +33,51 @@ describe('technician CLI over Modbus TCP against the simulator', () => {
   });
 
   it('write then read a raw register, with types and word order', async () => {
-    const w = await runCli(['modbus', 'write', '--tcp', tcp, '--unit', '6', '--address', '0', '--value', '42']);
+    const w = await runCli([
+      'modbus',
+      'write',
+      '--tcp',
+      tcp,
+      '--unit',
+      '6',
+      '--address',
+      '0',
+      '--value',
+      '42',
+    ]);
     expect(w.code).toBe(0);
     expect(sim.device(6).get('dim')).toBe(42);
-    const r = await runCli(['modbus', 'read', '--tcp', tcp, '--unit', '6', '--table', 'input', '--address', '0', '--type', 'float32']);
+    const r = await runCli([
+      'modbus',
+      'read',
+      '--tcp',
+      tcp,
+      '--unit',
+      '6',
+      '--table',
+      'input',
+      '--address',
+      '0',
+      '--type',
+      'float32',
+    ]);
     expect(r.stdout).toMatch(/^0\s+0x[0-9a-f]{4} 0x[0-9a-f]{4}\s+50\.4$/m); // 120 W × 42 %
-    const swapped = await runCli(['modbus', 'read', '--tcp', tcp, '--unit', '6', '--table', 'input', '--address', '0', '--type', 'float32', '--word-order', 'little']);
+    const swapped = await runCli([
+      'modbus',
+      'read',
+      '--tcp',
+      tcp,
+      '--unit',
+      '6',
+      '--table',
+      'input',
+      '--address',
+      '0',
+      '--type',
+      'float32',
+      '--word-order',
+      'little',
+    ]);
     expect(swapped.stdout).not.toMatch(/\s50\.4$/m);
   });
 
@@ -47,10 +86,32 @@ describe('technician CLI over Modbus TCP against the simulator', () => {
     expect(exc.code).toBe(1);
     expect(exc.stderr).toContain('unit 2 read holding 900+1');
     expect(exc.stderr).toContain('Modbus exception 2 (illegal data address)');
-    const range = await runCli(['modbus', 'write', '--tcp', tcp, '--unit', '2', '--address', '0', '--value', '250']);
+    const range = await runCli([
+      'modbus',
+      'write',
+      '--tcp',
+      tcp,
+      '--unit',
+      '2',
+      '--address',
+      '0',
+      '--value',
+      '250',
+    ]);
     expect(range.code).toBe(1);
     expect(range.stderr).toContain('Modbus exception 3 (illegal data value)');
-    const timeout = await runCli(['modbus', 'read', '--tcp', tcp, '--unit', '9', '--address', '3', '--timeout', '50']);
+    const timeout = await runCli([
+      'modbus',
+      'read',
+      '--tcp',
+      tcp,
+      '--unit',
+      '9',
+      '--address',
+      '3',
+      '--timeout',
+      '50',
+    ]);
     expect(timeout.code).toBe(1);
     expect(timeout.stderr).toContain('unit 9 read holding 3+1');
     expect(timeout.stderr).toContain('no answer within 50 ms');
@@ -61,11 +122,17 @@ describe('technician CLI over Modbus TCP against the simulator', () => {
       [['modbus', 'read', '--unit', '1'], 'say where the bus is'],
       [['modbus', 'read', '--tcp', 'nohost', '--unit', '1'], "--tcp: expected HOST:PORT, got 'nohost'"],
       [['modbus', 'read', '--tcp', tcp, '--unit', '300'], '--unit: expected an integer from 0 to 247'],
-      [['modbus', 'read', '--tcp', tcp, '--unit', '1', '--type', 'float64'], "--type: expected one of"],
-      [['modbus', 'write', '--tcp', tcp, '--unit', '1', '--table', 'input', '--value', '1'], 'only holding registers and coils'],
+      [['modbus', 'read', '--tcp', tcp, '--unit', '1', '--type', 'float64'], '--type: expected one of'],
+      [
+        ['modbus', 'write', '--tcp', tcp, '--unit', '1', '--table', 'input', '--value', '1'],
+        'only holding registers and coils',
+      ],
       [['modbus', 'write', '--tcp', tcp, '--unit', '1', '--value', 'abc'], "--value: 'abc' is not a number"],
       [['modbus', 'frob'], "expected a subcommand: scan, read or write (got 'frob')"],
-      [['device', 'read', '--profile', 'acme/none', '--unit', '1', '--tcp', tcp], "unknown profile 'acme/none'"],
+      [
+        ['device', 'read', '--profile', 'acme/none', '--unit', '1', '--tcp', tcp],
+        "unknown profile 'acme/none'",
+      ],
     ];
     for (const [args, msg] of cases) {
       const r = await runCli(args);

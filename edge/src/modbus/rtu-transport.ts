@@ -8,6 +8,7 @@ import {
   interFrameSilenceMs,
   responseLength,
   rtuFrame,
+  scheduleAt,
   type CharFormat,
   type Parity,
 } from '../../../hardware/src/modbus-rtu.js';
@@ -287,10 +288,9 @@ export class RtuTransport implements ModbusTransport {
   /** Wait until any quiet period is over and the line has been silent for t3.5. */
   private async waitQuiet(): Promise<void> {
     for (;;) {
-      const now = this.now();
-      const wait = Math.max(this.quietUntil - now, this.lastActivity + this.silenceMs - now);
-      if (wait <= 0) return;
-      await new Promise<void>((resolve) => this.clock.setTimeout(resolve, wait));
+      const until = Math.max(this.quietUntil, this.lastActivity + this.silenceMs);
+      if (this.now() >= until) return;
+      await new Promise<void>((resolve) => scheduleAt(this.clock, this.now, until, resolve));
     }
   }
 
@@ -344,14 +344,11 @@ export class RtuTransport implements ModbusTransport {
       outcome = exceptionError(frame[2]!, tx.where);
     }
     tx.timer?.cancel();
-    const arm = (ms: number): Timer =>
-      this.clock.setTimeout(() => {
-        const left = this.lastActivity + this.silenceMs - this.now();
-        if (left > 0)
-          tx.settling!.timer = arm(left); // timers fire on a coarse, possibly stale, ms clock
-        else tx.finish(outcome);
-      }, ms);
-    tx.settling = { outcome, timer: arm(this.silenceMs) };
+    // Any byte before t3.5 has passed fails the transaction in onData, so this deadline never moves.
+    tx.settling = {
+      outcome,
+      timer: scheduleAt(this.clock, this.now, this.lastActivity + this.silenceMs, () => tx.finish(outcome)),
+    };
   }
 
   /** A CRC-valid frame with our unit and function: is it the reply to this very request? */

@@ -4,14 +4,30 @@ import { decodePoint, encodePoint } from '../codec.js';
 import { isBitTable, pointWidth, type PointDef, type Profile, type Table } from '../profile.js';
 import { modelFor, type SimModel } from './models/index.js';
 
-/** Faults a simulated unit can be told to commit, to test how the edge copes. */
+/**
+ * Faults a simulated unit can be told to commit, to test how the edge copes. A fault without its
+ * rate applies to every request; with a rate (0-1) to that share of requests, drawn from the
+ * simulator's random source; a rate alone (e.g. `badCrcRate: 0.01`) enables the fault.
+ */
 export interface Faults {
   /** Never answer. */
   silent?: boolean;
+  silentRate?: number;
   /** Answer this many ms late. */
   delayMs?: number;
-  /** Answer every request with this Modbus exception code. */
+  delayRate?: number;
+  /** Answer with this Modbus exception code. */
   exception?: number;
+  exceptionRate?: number;
+  /** Corrupt the reply's CRC (RTU only: Modbus TCP has no CRC). */
+  badCrc?: boolean;
+  badCrcRate?: number;
+  /** Answer with another unit id: this one, or (true) the device's own + 1. */
+  wrongUnit?: boolean | number;
+  wrongUnitRate?: number;
+  /** Send only the first part of the reply. */
+  truncate?: boolean;
+  truncateRate?: number;
 }
 
 export class ModbusException extends CityGateError {
@@ -75,8 +91,14 @@ export class SimDevice {
   /** Set a point as the device itself would (sensor, physics); does not run the model. */
   setRaw(id: string, value: number | boolean): void {
     const p = this.point(id);
-    const enc = encodePoint({ ...p, min: undefined, max: undefined }, value, this.profile.modbus);
     const t = this.tables[p.table];
+    if (p.bit !== undefined) {
+      // A bit field: change only its bit, keep the rest of the register.
+      const word = t.get(p.address) ?? 0;
+      t.set(p.address, value ? word | (1 << p.bit) : word & ~(1 << p.bit) & 0xffff);
+      return;
+    }
+    const enc = encodePoint({ ...p, min: undefined, max: undefined }, value, this.profile.modbus);
     if (typeof enc === 'boolean') t.set(p.address, enc ? 1 : 0);
     else enc.forEach((w, k) => t.set(p.address + k, w));
   }

@@ -2,6 +2,7 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { realClock, type Clock } from '../../../common/clock.js';
 import type { Profile } from '../profile.js';
 import { SimDevice } from './device.js';
+import { rollFaults, truncatedLength } from './faults.js';
 import { handlePdu } from './pdu.js';
 
 export interface SimUnit {
@@ -20,7 +21,12 @@ export class TcpSimulator {
   private server: Server | undefined;
   port = 0;
 
-  constructor(units: readonly SimUnit[], clock: Clock = realClock) {
+  constructor(
+    units: readonly SimUnit[],
+    clock: Clock = realClock,
+    /** Random source for fault rates (see Faults). */
+    private readonly random: () => number = Math.random,
+  ) {
     for (const u of units) this.devices.set(u.unitId, new SimDevice(u.profile, u.unitId, clock));
   }
 
@@ -73,18 +79,20 @@ export class TcpSimulator {
     const dev = this.devices.get(unit);
     if (!dev) return;
     dev.requests++;
-    if (dev.faults.silent) return;
-    const pdu = dev.faults.exception
-      ? Buffer.from([frame[7]! | 0x80, dev.faults.exception])
-      : handlePdu(dev, frame.subarray(7));
+    const f = rollFaults(dev.faults, unit, this.random); // badCrc does not apply: TCP has no CRC
+    if (f.silent) return;
+    const pdu =
+      f.exception !== undefined
+        ? Buffer.from([frame[7]! | 0x80, f.exception])
+        : handlePdu(dev, frame.subarray(7));
     const out = Buffer.alloc(7 + pdu.length);
     frame.copy(out, 0, 0, 4); // transaction id + protocol id
     out.writeUInt16BE(pdu.length + 1, 4);
-    out[6] = unit;
+    out[6] = f.wrongUnit ?? unit;
     pdu.copy(out, 7);
-    const delay = dev.faults.delayMs ?? 0;
-    if (delay > 0) setTimeout(() => !sock.destroyed && sock.write(out), delay).unref();
-    else sock.write(out);
+    const data = f.truncate ? out.subarray(0, truncatedLength(out.length)) : out;
+    if (f.delayMs > 0) setTimeout(() => !sock.destroyed && sock.write(data), f.delayMs).unref();
+    else sock.write(data);
   }
 
   async close(): Promise<void> {

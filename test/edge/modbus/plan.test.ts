@@ -51,7 +51,7 @@ describe('planReads', () => {
   it('reads the street light in far fewer transactions than points', () => {
     const slc = loadProfiles().get('citygate/slc-100')!;
     const blocks = planReads(slc, 1000);
-    expect(blocks.length).toBeLessThanOrEqual(4); // one per table
+    expect(blocks.length).toBe(2); // holding + input
     expect(blocks.flatMap((b) => b.points).length).toBe(slc.points.length);
   });
 });
