@@ -49,6 +49,14 @@ export interface GatewayConfig {
   dataDir?: string;
   lines: LineConfig[];
   devices: DeviceConfig[];
+  /** Devices on the gateway's own GPIO header (cabinet I/O), by profile. */
+  gpio?: GpioDeviceConfig[];
+}
+
+export interface GpioDeviceConfig {
+  id: string;
+  profile: string;
+  name?: string;
 }
 
 const id = { type: 'string', pattern: ID_PATTERN } as const;
@@ -139,6 +147,19 @@ export const gatewayConfigSchema = {
         ],
       },
     },
+    gpio: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'profile'],
+        properties: {
+          id,
+          name: { type: 'string', maxLength: 200 },
+          profile: { type: 'string', pattern: '^[a-z0-9-]+/[a-z0-9-]+$' },
+        },
+      },
+    },
     devices: {
       type: 'array',
       items: {
@@ -187,6 +208,19 @@ export function parseGatewayConfig(
       issues.push(`devices[${i}].unitId: unit ${d.unitId} already used on line '${d.line}'`);
     units.add(unitKey);
   });
+  (cfg.gpio ?? []).forEach((g, i) => {
+    if (deviceIds.has(g.id)) issues.push(`gpio[${i}].id: duplicate device id '${g.id}'`);
+    deviceIds.add(g.id);
+    const profile = profiles.get(g.profile);
+    if (!profile)
+      issues.push(
+        `gpio[${i}].profile: unknown profile '${g.profile}' (known: ${[...profiles.keys()].join(', ')})`,
+      );
+    else if (!profile.gpio?.pins.length)
+      issues.push(`gpio[${i}].profile: profile '${g.profile}' has no GPIO pins`);
+  });
+  if ((cfg.gpio?.length ?? 0) > 1)
+    issues.push('gpio: one GPIO device per gateway (the header is one set of pins)');
   if (issues.length) throw new ValidationError(where, issues);
   return cfg;
 }

@@ -7,6 +7,9 @@ import { packageVersion } from '../../common/package-root.js';
 import type { Profile } from '../../hardware/src/profile.js';
 import type { GatewayConfig, LineConfig } from './config.js';
 import { ModbusLine, type PointReading } from './modbus/line.js';
+import { GpioDevice } from './gpio/device.js';
+import { openGpioBackend } from './gpio/onoff-backend.js';
+import type { GpioBackend } from './gpio/types.js';
 import { RtuTransport } from './modbus/rtu-transport.js';
 import { TcpTransport, type ModbusTransport } from './modbus/transport.js';
 import { Outbox } from './outbox.js';
@@ -19,8 +22,10 @@ export interface EdgeOptions {
   dataDir?: string;
   clock?: Clock;
   log?: Logger;
-  /** Swap the Modbus transport (tests, RTU later); default: Modbus TCP via modbus-serial. */
+  /** Swap the Modbus transport (tests); default: Modbus TCP via modbus-serial, RTU via serialport. */
   transportFor?: (line: LineConfig) => ModbusTransport;
+  /** GPIO backend for cabinet I/O; default: onoff on /sys/class/gpio (a fake board in tests and the demo). */
+  gpio?: GpioBackend | (() => Promise<GpioBackend>);
 }
 
 export interface EdgeRuntime {
@@ -109,6 +114,28 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
     line.addDevice(dc, profiles.get(dc.profile)!);
     deviceLine.set(dc.id, line);
   }
+  const gpioDevices = new Map<string, GpioDevice>();
+  if (config.gpio?.length) {
+    try {
+      const backend =
+        typeof opts.gpio === 'function' ? await opts.gpio() : (opts.gpio ?? (await openGpioBackend()));
+      for (const g of config.gpio) {
+        const dev = new GpioDevice({
+          device: g.id,
+          profile: profiles.get(g.profile)!,
+          backend,
+          clock,
+          events: { readings: onReadings },
+          log: log.child(`gpio:${g.id}`),
+        });
+        dev.start();
+        gpioDevices.set(g.id, dev);
+      }
+    } catch (err) {
+      // The Modbus lines and everything else keep running; the cabinet I/O is reported missing.
+      log.error(`GPIO devices not started: ${errorMessage(err)}`);
+    }
+  }
   for (const line of lines.values()) line.start();
   uplink.start();
   log.info(
@@ -123,6 +150,8 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
     lines,
     latest,
     write(device, point, value) {
+      const gpioDevice = gpioDevices.get(device);
+      if (gpioDevice) return gpioDevice.write(point, value === true || value === 1);
       const line = deviceLine.get(device);
       if (!line)
         return Promise.reject(
@@ -131,6 +160,7 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
       return line.write(device, point, value);
     },
     async stop() {
+      for (const g of gpioDevices.values()) g.stop();
       await Promise.all([...lines.values()].map((l) => l.stop()));
       await uplink.stop();
       await outbox.close();

@@ -50,7 +50,7 @@ export class Uplink {
   start(): void {
     if (this.state !== 'stopped') return;
     this.state = 'connecting';
-    void this.connect();
+    this.reconnect();
   }
 
   private stateMessage(state: 'online' | 'offline'): string {
@@ -65,10 +65,17 @@ export class Uplink {
     return encode('state', msg);
   }
 
+  private reconnect(): void {
+    this.connect().catch((err: unknown) => {
+      if (this.state !== 'stopped') this.log.error(`uplink cannot start a session: ${errorMessage(err)}`);
+    });
+  }
+
   private async connect(): Promise<void> {
+    if (this.state === 'stopped') return;
     this.session = await this.outbox.nextCounter('session');
     this.seq = 0;
-    if (this.state === 'stopped') return;
+    if ((this.state as UplinkState) === 'stopped') return;
     const { gatewayId } = this.opts;
     const client = mqtt.connect(this.opts.mqttUrl, {
       clientId: gatewayId,
@@ -104,7 +111,7 @@ export class Uplink {
       const delay = Math.round(this.retryMs * (0.5 + Math.random()));
       this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);
       this.log.debug(`uplink closed; reconnecting in ${delay} ms`);
-      this.retryTimer = this.clock.setTimeout(() => void this.connect(), delay);
+      this.retryTimer = this.clock.setTimeout(() => this.reconnect(), delay);
     });
   }
 
@@ -148,7 +155,7 @@ export class Uplink {
     this.retryTimer?.cancel();
     const client = this.client;
     this.client = undefined;
-    if (client) {
+    if (client?.connected) {
       // A clean stop is still "offline" for the fleet: publish it, then disconnect.
       await client
         .publishAsync(topics.state(this.opts.gatewayId), this.stateMessage('offline'), {
@@ -157,6 +164,8 @@ export class Uplink {
         })
         .catch(() => undefined);
       await client.endAsync().catch(() => undefined);
+    } else {
+      client?.end(true);
     }
   }
 }
