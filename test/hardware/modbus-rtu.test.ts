@@ -40,9 +40,18 @@ describe('wire time', () => {
     expect(charBits({ parity: 'even', stopBits: 1 })).toBe(11);
     expect(charBits({ parity: 'none', stopBits: 2 })).toBe(11);
     expect(charBits({ parity: 'none', stopBits: 1 })).toBe(10);
-    expect(frameTimeMs(8, { baud: 19200, parity: 'even', stopBits: 1 })).toBeCloseTo((8 * 11 * 1000) / 19200, 9);
-    expect(frameTimeMs(25, { baud: 9600, parity: 'none', stopBits: 1 })).toBeCloseTo((25 * 10 * 1000) / 9600, 9);
-    expect(frameTimeMs(10, { baud: 115200, parity: 'odd', stopBits: 2 })).toBeCloseTo((10 * 12 * 1000) / 115200, 9);
+    expect(frameTimeMs(8, { baud: 19200, parity: 'even', stopBits: 1 })).toBeCloseTo(
+      (8 * 11 * 1000) / 19200,
+      9,
+    );
+    expect(frameTimeMs(25, { baud: 9600, parity: 'none', stopBits: 1 })).toBeCloseTo(
+      (25 * 10 * 1000) / 9600,
+      9,
+    );
+    expect(frameTimeMs(10, { baud: 115200, parity: 'odd', stopBits: 2 })).toBeCloseTo(
+      (10 * 12 * 1000) / 115200,
+      9,
+    );
   });
 
   it('uses 3.5 character times of silence up to 19200 baud and 1.75 ms above', () => {

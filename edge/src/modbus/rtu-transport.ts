@@ -38,7 +38,10 @@ export interface RtuOptions {
    * line quiet this long past its deadline and discard whatever arrives. Default: timeoutMs.
    */
   recoveryMs?: number;
-  /** Timers. With a clock other than the real one, `now` defaults to its now(). */
+  /**
+   * Timers for line timing, which is physical: leave it real (never a sped-up demo clock); a fake one
+   * is for testing the transport itself. With a clock other than the real one, `now` defaults to its now().
+   */
   clock?: Clock;
   /** Fine-grained time in ms for measuring line silence; default performance.now(). */
   now?: () => number;

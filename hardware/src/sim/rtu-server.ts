@@ -9,13 +9,15 @@ import type { SimUnit } from './tcp-server.js';
 import { EmulatedWire, type WireOptions } from './wire-time.js';
 
 export interface RtuSimOptions {
-  /** Clock for the devices' physics and for delayed replies. */
+  /** Clock for the devices' physics (may be fake or sped up). */
   clock?: Clock;
+  /** Clock for line timing (late replies, wire emulation): physical, so real unless testing the timing. */
+  lineClock?: Clock;
   /** Random source for fault rates (see Faults); inject a seeded one for repeatable tests. */
   random?: () => number;
   /** Emulate the wire time of this line format (a pty moves bytes at memory speed otherwise). */
   wire?: WireOptions;
-  /** Fine-grained time (ms) for wire emulation; default performance.now() with the real clock. */
+  /** Fine-grained line time (ms); default performance.now() with the real line clock, else its now(). */
   now?: () => number;
 }
 
@@ -47,6 +49,7 @@ export class RtuSimulator {
   private readonly parser = new RtuRequestParser();
   private readonly timers = new Set<Timer>();
   private readonly clock: Clock;
+  private readonly lineClock: Clock;
   private readonly random: () => number;
   private readonly now: () => number;
   readonly wire: EmulatedWire | undefined;
@@ -57,8 +60,8 @@ export class RtuSimulator {
   constructor(units: readonly SimUnit[], options: RtuSimOptions = {}) {
     this.clock = options.clock ?? realClock;
     this.random = options.random ?? Math.random;
-    const clock = this.clock;
-    this.now = options.now ?? (clock === realClock ? () => performance.now() : () => clock.now());
+    const line = (this.lineClock = options.lineClock ?? realClock);
+    this.now = options.now ?? (line === realClock ? () => performance.now() : () => line.now());
     this.wire = options.wire ? new EmulatedWire(options.wire, this.now) : undefined;
     for (const u of units) this.devices.set(u.unitId, new SimDevice(u.profile, u.unitId, this.clock));
   }
@@ -150,7 +153,7 @@ export class RtuSimulator {
 
   /** Write at time `due` of now(): re-armed if a (coarse, possibly stale, ms) timer fires early. */
   private at(due: number, adu: Buffer): void {
-    const t = scheduleAt(this.clock, this.now, due, () => {
+    const t = scheduleAt(this.lineClock, this.now, due, () => {
       this.timers.delete(t);
       this.send(adu);
     });

@@ -88,7 +88,7 @@ describe('RtuSimulator (bytes in, bytes out)', () => {
 
   it('answers late on its clock when told to', () => {
     const clock = new FakeClock(0);
-    const { sim, out } = setup({ clock });
+    const { sim, out } = setup({ clock, lineClock: clock });
     sim.device(1).faults = { delayMs: 50 };
     sim.receive(readHolding(1, 0, 1));
     clock.advance(49);
@@ -110,7 +110,7 @@ describe('RtuSimulator (bytes in, bytes out)', () => {
   it('writes a reply when its last byte would have crossed the emulated wire', () => {
     const clock = new FakeClock(0);
     const wire = { baud: 9600, parity: 'none' as const, stopBits: 2 as const, turnaroundMs: 3 };
-    const { sim, out } = setup({ clock, wire });
+    const { sim, out } = setup({ clock, lineClock: clock, wire });
     sim.receive(readHolding(1, 0, 10));
     const due = frameTimeMs(8, wire) + interFrameSilenceMs(9600) + 3 + frameTimeMs(25, wire);
     clock.advance(Math.floor(due));
