@@ -3,7 +3,7 @@ import { CityGateError, ValidationError } from '../common/errors.js';
 import { packageVersion } from '../common/package-root.js';
 import { helpText, parse, UsageError, type Command } from './args.js';
 import { edgeCommand, fleetCommand, simCommand } from './commands.js';
-import { demoCommand } from './demo.js';
+import { demoCommand } from './demo/command.js';
 import { gpioCommand } from './gpio-command.js';
 import { deviceCommand, modbusCommand } from './modbus-command.js';
 

@@ -63,3 +63,26 @@ export class FakeClock implements Clock {
     return this.pending.filter((p) => !p.cancelled).length;
   }
 }
+
+/**
+ * Real time sped up `speed` times from the moment it is made: the demo runs a night in minutes.
+ * Timers fire after ms/speed of real time.
+ */
+export class ScaledClock implements Clock {
+  private readonly realStart = Date.now();
+
+  constructor(
+    readonly speed: number,
+    private readonly start = Date.now(),
+  ) {
+    if (!(speed > 0)) throw new RangeError(`clock speed must be > 0, got ${speed}`);
+  }
+
+  now(): number {
+    return this.start + Math.round((Date.now() - this.realStart) * this.speed);
+  }
+
+  setTimeout(fn: () => void, ms: number): Timer {
+    return realClock.setTimeout(fn, Math.max(0, ms) / this.speed);
+  }
+}

@@ -1,113 +1,110 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { errorMessage } from '../common/errors.js';
-import { createLogger, type Level } from '../common/log.js';
-import { parseGatewayConfig, type GatewayConfig } from '../edge/src/config.js';
-import { startEdge, type EdgeRuntime } from '../edge/src/main.js';
-import { startFleet } from '../fleet/src/main.js';
-import { loadProfiles } from '../hardware/src/profile.js';
-import { TcpSimulator } from '../hardware/src/sim/tcp-server.js';
-import { intOption, untilSignal, type Command } from './args.js';
+import { ScaledClock } from '../../common/clock.js';
+import { errorMessage } from '../../common/errors.js';
+import { createLogger, type Level } from '../../common/log.js';
+import { startFleet } from '../../fleet/src/main.js';
+import { loadProfiles, type Profile } from '../../hardware/src/profile.js';
+import { intOption, untilSignal, UsageError, type Command } from '../args.js';
+import { BIN, startGateway, stopGateway, type SimulatedGateway } from './city.js';
+import { district } from './district.js';
 
-const LIGHT = 'citygate/slc-100';
-
-/** The city in a box: one fleet, N gateways, each with simulated street lights on its own Modbus TCP line. */
+/** The city in a box: one fleet and a district of gateways with simulated lights, pumps, bins and cabinets. */
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'run the city in a box: a fleet, gateways and their simulated street lights on loopback',
-  usage: 'demo [--data DIR] [--gateways N] [--lights N] [--http-port N] [--mqtt-port N]',
+  summary: 'run the city in a box: a fleet and a district of gateways with simulated devices, on loopback',
+  usage:
+    'demo [--data DIR] [--gateways N] [--lights N] [--speed X] [--http-port N] [--mqtt-port N] [--no-trouble]',
   options: {
     data: { type: 'string' },
     gateways: { type: 'string' },
     lights: { type: 'string' },
+    speed: { type: 'string' },
     'http-port': { type: 'string' },
     'mqtt-port': { type: 'string' },
+    'no-trouble': { type: 'boolean' },
     'log-level': { type: 'string' },
   },
   help: {
     data: 'directory for all demo data (default ./data/demo)',
-    gateways: 'number of gateways (default 3)',
-    lights: 'street lights per gateway (default 4)',
-    'http-port': 'fleet HTTP API port (default 8080; 0 = any free port)',
+    gateways: 'number of gateways in the district (default 12)',
+    lights: 'street lights per gateway (default 6)',
+    speed: 'simulated time runs this many times faster than real time (default 1; e.g. 60: an hour a minute)',
+    'http-port': 'fleet HTTP port: API and dashboard (default 8080; 0 = any free port)',
     'mqtt-port': 'embedded MQTT broker port (default 1883; 0 = any free port)',
+    'no-trouble': 'no failing lamp, filling bin or uplink outage',
     'log-level': 'component log level (default warn, so the live line stays readable)',
   },
   async run(values) {
     const dataDir = resolve((values.data as string | undefined) ?? 'data/demo');
-    const nGateways = intOption(values, 'gateways', 3, 1, 200);
-    const nLights = intOption(values, 'lights', 4, 1, 247);
+    const nGateways = intOption(values, 'gateways', 12, 1, 500);
+    const nLights = intOption(values, 'lights', 6, 1, 9);
+    const speed = Number(values.speed ?? 1);
+    if (!Number.isFinite(speed) || speed < 0.1 || speed > 3600)
+      throw new UsageError(`--speed: expected a number from 0.1 to 3600, got '${String(values.speed)}'`);
+    const trouble = values['no-trouble'] !== true;
     const log = createLogger({ level: (values['log-level'] as Level | undefined) ?? 'warn' });
+    const clock = new ScaledClock(speed);
     const profiles = loadProfiles();
-    const profile = profiles.get(LIGHT)!;
 
     const fleet = await startFleet({
       dataDir: join(dataDir, 'fleet'),
       httpPort: intOption(values, 'http-port', 8080, 0, 65535),
       mqttPort: intOption(values, 'mqtt-port', 1883, 0, 65535),
+      clock,
       log,
     });
-    const sims: TcpSimulator[] = [];
-    const edges: EdgeRuntime[] = [];
-    for (let g = 1; g <= nGateways; g++) {
-      const sim = new TcpSimulator(Array.from({ length: nLights }, (_, i) => ({ unitId: i + 1, profile })));
-      const port = await sim.listen(0);
-      sims.push(sim);
-      const id = `gw-${g}`;
-      const doc: GatewayConfig = {
-        version: 1,
-        id,
-        name: `Demo cabinet ${g}`,
-        location: { lat: 21.0285 + g * 0.002, lon: 105.8542 + g * 0.002 },
-        fleet: { mqttUrl: fleet.mqttUrl },
-        lines: [{ id: 'eth0', type: 'tcp', host: '127.0.0.1', port, timeoutMs: 500 }],
-        devices: Array.from({ length: nLights }, (_, i) => ({
-          id: `light-${i + 1}`,
-          profile: LIGHT,
-          line: 'eth0',
-          unitId: i + 1,
-          pollMs: 1000,
-        })),
-      };
-      const gwDir = join(dataDir, id);
-      mkdirSync(gwDir, { recursive: true });
-      writeFileSync(join(gwDir, 'config.json'), JSON.stringify(doc, null, 2) + '\n');
-      edges.push(
-        await startEdge({ config: parseGatewayConfig(doc, profiles), profiles, dataDir: gwDir, log }),
-      );
+    const brokerPort = Number(new URL(fleet.mqttUrl).port);
+    const specs = district(nGateways, nLights);
+    // Trouble on purpose, so the dashboard has something to show.
+    const fastBin: Profile = structuredClone(profiles.get(BIN)!);
+    fastBin.simulation!.params = { ...fastBin.simulation!.params, fillPctPerHour: 12, initialFillPct: 72 };
+    const gateways: SimulatedGateway[] = [];
+    for (const spec of specs) {
+      const variants = trouble && spec.id === 'gw-5' ? { 'bin-1': fastBin } : undefined;
+      const g = await startGateway({
+        spec,
+        profiles,
+        variants,
+        broker: { host: '127.0.0.1', port: brokerPort },
+        dataDir,
+        clock,
+        log,
+        pollMs: Math.round(2000 * Math.max(1, speed / 2)),
+      });
+      await fleet.sites.upsert({ id: spec.id, name: spec.name, lat: spec.lat, lon: spec.lon });
+      gateways.push(g);
+    }
+    if (trouble && gateways[2]) gateways[2].sim.device(2).set('lamp-fault', true);
+    const outage = trouble ? gateways[6] : undefined;
+    const timers: NodeJS.Timeout[] = [];
+    if (outage) {
+      timers.push(setTimeout(() => outage.link.cut(), 30_000));
+      timers.push(setTimeout(() => outage.link.heal(), 90_000));
     }
 
     const out = process.stdout;
     out.write(
-      `CityGate demo: ${nGateways} gateway(s) × ${nLights} street light(s), data in ${dataDir}\n` +
+      `CityGate demo: ${specs.length} gateways in Hoàn Kiếm, Hanoi; data in ${dataDir}; simulated time ×${speed}\n` +
+        `  dashboard   ${fleet.httpUrl}/\n` +
         `  fleet API   ${fleet.httpUrl}/api/v1/gateways\n` +
-        `  telemetry   ${fleet.httpUrl}/api/v1/gateways/gw-1/telemetry?device=light-1&point=power&limit=5\n` +
         `  MQTT        ${fleet.mqttUrl}\n` +
-        `Every 10 s the demo dims one light through its gateway. Ctrl-C stops everything.\n`,
+        (trouble
+          ? `Trouble on purpose: a failed lamp at gw-3, a bin filling fast at gw-5, gw-7's uplink cut from 0:30 to 1:30.\n`
+          : '') +
+        `Ctrl-C stops everything.\n`,
     );
-
-    // Exercise the write path: dim lights in turn, as a control rule would.
-    let tick = 0;
-    const dimmer = setInterval(() => {
-      const edge = edges[tick % edges.length]!;
-      const light = `light-${(Math.floor(tick / edges.length) % nLights) + 1}`;
-      const level = [100, 50, 20, 80][tick % 4]!;
-      tick++;
-      edge
-        .write(light, 'dim', level)
-        .catch((err: unknown) => log.warn(`dim ${edge.id}/${light}: ${errorMessage(err)}`));
-    }, 10_000);
     const status = setInterval(
       () => {
         void (async () => {
           const gws = await fleet.store.listGateways();
           const online = gws.filter((g) => g.online).length;
           const stored = gws.reduce((s, g) => s + g.readings, 0);
-          const depth = (await Promise.all(edges.map((e) => e.outbox.depth()))).reduce((a, b) => a + b, 0);
-          const p = edges[0]?.latest.get('light-1.power');
-          const line =
-            `${new Date().toISOString().slice(11, 19)}  gateways ${online}/${nGateways} online · ` +
-            `${stored.toLocaleString('en')} readings stored · outbox ${depth}` +
-            (p ? ` · gw-1/light-1 power ${Number(p.value).toFixed(1)} W` : '');
+          const depth = (await Promise.all(gateways.map((g) => g.edge.outbox.depth()))).reduce(
+            (a, b) => a + b,
+            0,
+          );
+          const simTime = new Date(clock.now()).toLocaleTimeString('en-GB', { timeZone: 'Asia/Ho_Chi_Minh' });
+          const line = `${simTime} Hanoi  gateways ${online}/${specs.length} online · ${stored.toLocaleString('en')} readings stored · outbox ${depth}`;
           out.write(out.isTTY ? `\r${line.padEnd(100)}` : `${line}\n`);
         })().catch((err: unknown) => log.warn(`status: ${errorMessage(err)}`));
       },
@@ -116,11 +113,10 @@ export const demoCommand: Command = {
 
     process.send?.('ready');
     const sig = await untilSignal();
-    clearInterval(dimmer);
     clearInterval(status);
+    for (const t of timers) clearTimeout(t);
     out.write(`\n${sig}: stopping…\n`);
-    for (const e of edges) await e.stop();
-    for (const s of sims) await s.close();
+    await Promise.all(gateways.map((g) => stopGateway(g)));
     await fleet.stop();
     out.write('stopped cleanly.\n');
     return 0;

@@ -11,6 +11,8 @@ export interface TcpLineConfig {
   host: string;
   port: number;
   timeoutMs?: number;
+  /** Immediate retries of a transaction that timed out or came back garbled (default 1). */
+  retries?: number;
   /** Backoff for reconnects and quarantined devices (default 1 s doubling to 60 s). */
   backoff?: { minMs: number; maxMs: number };
 }
@@ -26,6 +28,7 @@ export interface RtuLineConfig {
   timeoutMs?: number;
   /** Extra silence after each reply before the next request (slow slaves), on top of 3.5 character times. */
   turnaroundMs?: number;
+  retries?: number;
   backoff?: { minMs: number; maxMs: number };
 }
 export type LineConfig = TcpLineConfig | RtuLineConfig;
@@ -61,6 +64,7 @@ export interface GpioDeviceConfig {
 
 const id = { type: 'string', pattern: ID_PATTERN } as const;
 const timeoutMs = { type: 'integer', minimum: 10, maximum: 60000 } as const;
+const retries = { type: 'integer', minimum: 0, maximum: 5 } as const;
 const backoff = {
   type: 'object',
   additionalProperties: false,
@@ -120,6 +124,7 @@ export const gatewayConfigSchema = {
                 host: { type: 'string', minLength: 1 },
                 port: { type: 'integer', minimum: 1, maximum: 65535 },
                 timeoutMs,
+                retries,
                 backoff,
               },
             },
@@ -140,6 +145,7 @@ export const gatewayConfigSchema = {
                 stopBits: { enum: [1, 2] },
                 timeoutMs,
                 turnaroundMs: { type: 'integer', minimum: 0, maximum: 1000 },
+                retries,
                 backoff,
               },
             },

@@ -106,6 +106,7 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
           log.info(`device ${device} ${online ? 'online' : 'offline'}`, { reason }),
       },
       lc.backoff,
+      lc.retries ?? 1,
     );
     lines.set(lc.id, line);
   }

@@ -2,6 +2,9 @@ import Fastify, { type FastifyInstance, type FastifyError } from 'fastify';
 import { ID_PATTERN } from '../../common/contract/index.js';
 import { CityGateError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
+import type { Clock } from '../../common/clock.js';
+import { registerUiRoutes } from './http/ui-routes.js';
+import type { Site, SiteStore } from './sites.js';
 import type { FleetStore } from './store.js';
 
 class HttpError extends CityGateError {
@@ -34,7 +37,16 @@ const idParam = {
 } as const;
 
 /** The fleet's HTTP API, version 1. Every error is `{status:"error", error:{code, message}}`. */
-export async function buildApi(store: FleetStore, log: Logger, version: string): Promise<FastifyInstance> {
+export interface ApiDeps {
+  store: FleetStore;
+  sites: SiteStore;
+  log: Logger;
+  version: string;
+  clock: Clock;
+}
+
+export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
+  const { store, sites, log, version, clock } = deps;
   const app = Fastify({
     logger: false,
     // Unknown query/body properties are errors, not silently dropped.
@@ -112,6 +124,63 @@ export async function buildApi(store: FleetStore, log: Logger, version: string):
     },
   );
 
+  app.get<{ Params: { id: string } }>(
+    '/api/v1/gateways/:id/latest',
+    { schema: { params: idParam } },
+    async (req) => {
+      const gw = await findGateway(req.params.id);
+      // Latest value of every point seen in the last day (newest first, so the first one seen wins).
+      const recent = await store.telemetry({
+        gateway: gw.id,
+        since: clock.now() - 86_400_000,
+        limit: 10_000,
+      });
+      const latest = new Map<string, (typeof recent)[number]>();
+      for (const r of recent)
+        if (!latest.has(`${r.device}.${r.point}`)) latest.set(`${r.device}.${r.point}`, r);
+      return {
+        gateway: gw.id,
+        points: [...latest.values()].sort(
+          (a, b) => a.device.localeCompare(b.device) || a.point.localeCompare(b.point),
+        ),
+      };
+    },
+  );
+
+  app.get('/api/v1/sites', async () => ({ sites: await sites.list() }));
+  app.put<{ Params: { id: string }; Body: Site }>(
+    '/api/v1/sites/:id',
+    {
+      schema: {
+        params: idParam,
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['name', 'lat', 'lon'],
+          properties: {
+            id: { type: 'string', pattern: ID_PATTERN },
+            name: { type: 'string', minLength: 1, maxLength: 200 },
+            lat: { type: 'number', minimum: -90, maximum: 90 },
+            lon: { type: 'number', minimum: -180, maximum: 180 },
+            zone: { type: 'string', pattern: ID_PATTERN },
+          },
+        },
+      },
+    },
+    async (req) => {
+      if (req.body.id !== undefined && req.body.id !== req.params.id)
+        throw new HttpError(
+          400,
+          'bad-request',
+          `body.id '${req.body.id}' differs from the path's '${req.params.id}'`,
+        );
+      const site = { ...req.body, id: req.params.id };
+      await sites.upsert(site);
+      return site;
+    },
+  );
+
+  registerUiRoutes(app);
   await app.ready();
   return app;
 }

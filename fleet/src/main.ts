@@ -7,6 +7,7 @@ import { packageVersion } from '../../common/package-root.js';
 import { buildApi } from './api.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { startIngest, type Ingest } from './ingest.js';
+import { SiteStore } from './sites.js';
 import { SqliteFleetStore, type FleetStore } from './store.js';
 
 export interface FleetOptions {
@@ -25,6 +26,7 @@ export interface Fleet {
   readonly mqttUrl: string;
   readonly httpUrl: string;
   readonly store: FleetStore;
+  readonly sites: SiteStore;
   readonly ingest: Ingest;
   stop(): Promise<void>;
 }
@@ -62,7 +64,8 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     };
   }
   const ingest = await startIngest(ingestOpts, store, clock, log.child('ingest'));
-  const api = await buildApi(store, log.child('api'), packageVersion());
+  const sites = await SiteStore.open(join(dataDir, 'fleet.db'));
+  const api = await buildApi({ store, sites, log: log.child('api'), version: packageVersion(), clock });
   const address = await api.listen({ port: opts.httpPort ?? 8080, host });
   log.info(`HTTP API on ${address}/api/v1`);
 
@@ -70,11 +73,13 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     mqttUrl: broker?.url ?? opts.externalBroker!.url,
     httpUrl: address,
     store,
+    sites,
     ingest,
     async stop() {
       await api.close();
       await ingest.close();
       await broker?.close();
+      await sites.close();
       await store.close();
     },
   };

@@ -66,6 +66,8 @@ export class ModbusLine {
     private readonly log: Logger,
     private readonly events: LineEvents,
     private readonly backoff = DEFAULT_SCHEDULE.backoff,
+    /** Immediate retries of a transaction that failed on the wire. */
+    private readonly retries = 0,
   ) {
     this.connectBackoffMs = backoff.minMs;
     this.stats = new LineStats(clock);
@@ -196,7 +198,9 @@ export class ModbusLine {
                 'connection',
                 `line ${this.id} is not connected; write to ${deviceId}.${pointId} not sent`,
               );
-            await this.transport.write(d.cfg.unitId, p.table as 'coil' | 'holding', p.address, words);
+            await this.retrying(() =>
+              this.transport.write(d.cfg.unitId, p.table as 'coil' | 'holding', p.address, words),
+            );
             this.stats.record(deviceId, true, this.clock.now() - t0);
             this.health(this.schedule!.succeeded(deviceId));
             resolve();
@@ -215,7 +219,7 @@ export class ModbusLine {
     const t0 = this.clock.now();
     let raw: number[];
     try {
-      raw = await this.transport.read(d.cfg.unitId, b.table, b.address, b.count);
+      raw = await this.retrying(() => this.transport.read(d.cfg.unitId, b.table, b.address, b.count));
     } catch (err) {
       this.onFailure(d, err, t0);
       return;
@@ -235,7 +239,24 @@ export class ModbusLine {
     if (readings.length) this.events.readings(readings);
   }
 
+  /**
+   * Retry a transaction that failed on the wire (timeout, CRC, framing) right away, up to `retries`
+   * times; an exception is the device's answer and a connection error is the line's, so neither is retried.
+   */
+  private async retrying<T>(fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        const transient = err instanceof ModbusError && ['timeout', 'crc', 'framing'].includes(err.code);
+        if (!transient || attempt >= this.retries || !this.running) throw err;
+        this.stats.retries++;
+      }
+    }
+  }
+
   private onFailure(d: Device, err: unknown, t0: number): void {
+    if (!this.running) return; // cut short by stop(): not the device's failure
     this.stats.record(d.cfg.id, false, this.clock.now() - t0);
     if (err instanceof ModbusError && err.code === 'connection') {
       this.log.warn(`line ${this.id}: ${errorMessage(err)}`);

@@ -16,6 +16,8 @@ export interface DeviceStats {
 export class LineStats {
   private readonly started: number;
   private busyMs = 0;
+  /** Transactions repeated at once after a timeout, CRC or framing error. */
+  retries = 0;
   private readonly devices = new Map<
     string,
     { ok: number; failed: number; latSum: number; latMax: number }

@@ -8,6 +8,8 @@ export class FakeTransport implements ModbusTransport {
   readonly description = 'fake://line';
   readonly log: string[] = [];
   readonly dead = new Set<number>();
+  /** Unit → how many of its next transactions time out. */
+  readonly flaky = new Map<number, number>();
   private open_ = false;
   private readonly pending = new Set<(err: Error) => void>();
 
@@ -47,7 +49,9 @@ export class FakeTransport implements ModbusTransport {
 
   read(unit: number, table: Table, address: number, count: number): Promise<number[]> {
     this.log.push(`r ${unit} ${table} ${address}+${count} @${this.clock.now()}`);
-    if (this.dead.has(unit))
+    const flaky = this.flaky.get(unit) ?? 0;
+    if (flaky > 0) this.flaky.set(unit, flaky - 1);
+    if (this.dead.has(unit) || flaky > 0)
       return this.after(this.timeoutMs, () => {
         throw new ModbusError('timeout', `unit ${unit}: no answer`);
       });

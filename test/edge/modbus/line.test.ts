@@ -7,7 +7,7 @@ import { FakeTransport, runFor } from './fake-transport.js';
 
 const slc = loadProfiles().get('citygate/slc-100')!;
 
-function setup(devices: number, opts: { latencyMs?: number; pollMs?: number } = {}) {
+function setup(devices: number, opts: { latencyMs?: number; pollMs?: number; retries?: number } = {}) {
   const clock = new FakeClock(0);
   const transport = new FakeTransport(clock, opts.latencyMs ?? 10, 100);
   const readings: PointReading[] = [];
@@ -22,6 +22,7 @@ function setup(devices: number, opts: { latencyMs?: number; pollMs?: number } = 
       deviceState: (d, online) => states.push(`${d}:${online ? 'on' : 'off'}@${clock.now()}`),
     },
     { minMs: 1000, maxMs: 8000 },
+    opts.retries ?? 0,
   );
   for (let i = 1; i <= devices; i++)
     line.addDevice({ id: `l${i}`, profile: slc.id, line: 'bus', unitId: i, pollMs: opts.pollMs }, slc);
@@ -92,6 +93,17 @@ describe('ModbusLine on a fake clock', () => {
     expect(faulty.states.filter((s) => s.includes(':off'))).toEqual([expect.stringMatching(/^l3:off@/)]);
     // Backoff: the dead unit is tried far less than once per block per second.
     expect(pollsOf(faulty.transport, 3)).toBeLessThan(20);
+  });
+
+  it('retries a timed-out transaction at once, and only wire failures', async () => {
+    const { clock, transport, line, readings } = setup(1, { pollMs: 1000, retries: 1 });
+    transport.flaky.set(1, 1);
+    line.start();
+    await runFor(clock, 500);
+    await line.stop();
+    expect(line.stats.retries).toBe(1);
+    expect(line.stats.device('l1').failed).toBe(0);
+    expect(readings.some((r) => r.point === 'dim')).toBe(true);
   });
 
   it('reports a point at its own period, and a changed boolean at once', async () => {

@@ -1,0 +1,112 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Clock } from '../../common/clock.js';
+import type { Logger } from '../../common/log.js';
+import { parseGatewayConfig, type GatewayConfig } from '../../edge/src/config.js';
+import { FakeGpioBoard } from '../../edge/src/gpio/fake.js';
+import { startEdge, type EdgeRuntime } from '../../edge/src/main.js';
+import type { Profile } from '../../hardware/src/profile.js';
+import { TcpSimulator, type SimUnit } from '../../hardware/src/sim/tcp-server.js';
+import type { GatewaySpec } from './district.js';
+import { Link } from './link.js';
+
+export const LIGHT = 'citygate/slc-100';
+export const PUMP = 'citygate/psc-200';
+export const BIN = 'citygate/wbs-10';
+export const CABINET = 'citygate/cabinet-io';
+export const PUMP_UNIT = 10;
+export const BIN_UNIT = 21;
+
+export interface SimulatedGateway {
+  spec: GatewaySpec;
+  edge: EdgeRuntime;
+  sim: TcpSimulator;
+  board: FakeGpioBoard;
+  link: Link;
+  config: GatewayConfig;
+}
+
+/** Device units and ids of one gateway: lights 1…n, the pump station at 10, bins from 21. */
+export function gatewayConfig(spec: GatewaySpec, mqttUrl: string, simPort: number, pollMs: number): unknown {
+  const devices = [
+    ...Array.from({ length: spec.lights }, (_, i) => ({
+      id: `light-${i + 1}`,
+      profile: LIGHT,
+      line: 'eth0',
+      unitId: i + 1,
+      pollMs,
+    })),
+    ...(spec.pump ? [{ id: 'pump-station', profile: PUMP, line: 'eth0', unitId: PUMP_UNIT, pollMs }] : []),
+    ...Array.from({ length: spec.bins }, (_, i) => ({
+      id: `bin-${i + 1}`,
+      profile: BIN,
+      line: 'eth0',
+      unitId: BIN_UNIT + i,
+      pollMs: pollMs * 5,
+    })),
+  ];
+  return {
+    version: 1,
+    id: spec.id,
+    name: spec.name,
+    location: { lat: spec.lat, lon: spec.lon },
+    fleet: { mqttUrl },
+    lines: [
+      {
+        id: 'eth0',
+        type: 'tcp',
+        host: '127.0.0.1',
+        port: simPort,
+        timeoutMs: 500,
+        backoff: { minMs: 500, maxMs: 10_000 },
+      },
+    ],
+    devices,
+    gpio: [{ id: 'cabinet', profile: CABINET }],
+  };
+}
+
+/** A simulated cabinet: devices behind a Modbus TCP simulator, a GPIO board, an uplink that can be cut. */
+export async function startGateway(opts: {
+  spec: GatewaySpec;
+  profiles: ReadonlyMap<string, Profile>;
+  /** Per-device profile variants (e.g. a bin that fills fast), by device id. */
+  variants?: Record<string, Profile>;
+  broker: { host: string; port: number };
+  dataDir: string;
+  clock: Clock;
+  log: Logger;
+  pollMs: number;
+}): Promise<SimulatedGateway> {
+  const { spec, profiles } = opts;
+  const link = new Link(opts.broker.host, opts.broker.port);
+  await link.listen();
+  const units: SimUnit[] = [];
+  const doc = gatewayConfig(spec, `mqtt://127.0.0.1:${link.port}`, 0, opts.pollMs) as GatewayConfig;
+  for (const d of doc.devices)
+    units.push({ unitId: d.unitId, profile: opts.variants?.[d.id] ?? profiles.get(d.profile)! });
+  const sim = new TcpSimulator(units, opts.clock);
+  const simPort = await sim.listen(0);
+  const line = doc.lines[0]!;
+  if (line.type === 'tcp') line.port = simPort;
+  const gwDir = join(opts.dataDir, spec.id);
+  mkdirSync(gwDir, { recursive: true });
+  writeFileSync(join(gwDir, 'config.json'), JSON.stringify(doc, null, 2) + '\n');
+  const config = parseGatewayConfig(doc, profiles);
+  const board = new FakeGpioBoard(opts.clock);
+  const edge = await startEdge({
+    config,
+    profiles,
+    dataDir: gwDir,
+    clock: opts.clock,
+    log: opts.log,
+    gpio: board.backend(),
+  });
+  return { spec, edge, sim, board, link, config };
+}
+
+export async function stopGateway(g: SimulatedGateway): Promise<void> {
+  await g.edge.stop();
+  await g.sim.close();
+  await g.link.close();
+}

@@ -1,0 +1,82 @@
+import { ago, api, esc, fmtValue } from './api.js';
+
+let chart;
+
+async function drawChart(el, gw, key) {
+  const [device, point] = key.split('.');
+  const { readings } = await api(
+    `/api/v1/gateways/${gw}/telemetry?device=${device}&point=${point}&limit=500`,
+  );
+  const rows = readings.slice().reverse();
+  const data = [
+    rows.map((r) => r.ts / 1000),
+    rows.map((r) => (typeof r.value === 'boolean' ? Number(r.value) : r.value)),
+  ];
+  const unit = rows[0]?.unit ?? '';
+  if (chart && chart.citygateKey === key) {
+    chart.setData(data);
+  } else {
+    chart?.destroy();
+    el.innerHTML = '';
+    chart = new uPlot(
+      {
+        width: Math.max(280, el.clientWidth),
+        height: 240,
+        series: [{}, { label: `${key} ${unit}`, stroke: '#2563eb', width: 2 }],
+        axes: [{}, { label: unit }],
+      },
+      data,
+      el,
+    );
+    chart.citygateKey = key;
+  }
+  el.dataset.points = String(rows.length);
+  el.dataset.last = String(rows.at(-1)?.ts ?? '');
+}
+
+export async function renderGateway(view, id, state) {
+  const gw = await api(`/api/v1/gateways/${id}`);
+  const { points } = await api(`/api/v1/gateways/${id}/latest`);
+  const faults = points.filter((p) => /fault|trip|alarm|fire|tilt|flood/.test(p.point) && p.value === true);
+  state.faults.set(id, faults.length);
+  const selected = state.chart?.startsWith(`${id}:`)
+    ? state.chart.slice(id.length + 1)
+    : (points.find((p) => p.point === 'power') ?? points[0]) &&
+      `${(points.find((p) => p.point === 'power') ?? points[0]).device}.${(points.find((p) => p.point === 'power') ?? points[0]).point}`;
+  const options = points
+    .filter((p) => typeof p.value === 'number')
+    .map(
+      (p) =>
+        `<option ${`${p.device}.${p.point}` === selected ? 'selected' : ''}>${esc(p.device)}.${esc(p.point)}</option>`,
+    )
+    .join('');
+  const rows = points
+    .map(
+      (p) =>
+        `<tr class="${p.value === true && /fault|trip|alarm|fire|tilt|flood/.test(p.point) ? 'fault' : ''}"><td>${esc(p.device)}</td><td>${esc(p.point)}</td><td>${esc(fmtValue(p.value))}</td><td>${esc(p.unit ?? '')}</td><td class="muted">${ago(p.ts)}</td></tr>`,
+    )
+    .join('');
+  const keep = view.querySelector('#chart');
+  if (!keep || view.dataset.gw !== id) {
+    view.dataset.gw = id;
+    chart?.destroy();
+    chart = undefined;
+    view.innerHTML = `<div class="grid">
+      <section class="card"><h2>${esc(id)} <span class="dot ${gw.online ? (faults.length ? 'bad' : 'ok') : 'off'}"></span></h2>
+        <p class="muted" id="gw-meta"></p>
+        <label>Chart <select id="chart-point"></select></label><div id="chart" class="chart"></div></section>
+      <section class="card"><h2>Devices</h2><table><thead><tr><th>device</th><th>point</th><th>value</th><th>unit</th><th>read</th></tr></thead><tbody id="points"></tbody></table></section>
+    </div>`;
+    view.querySelector('#chart-point').addEventListener('change', (e) => {
+      state.chart = `${id}:${e.target.value}`;
+      void drawChart(view.querySelector('#chart'), id, e.target.value);
+    });
+  }
+  view.querySelector('#gw-meta').textContent =
+    `${gw.online ? 'online' : 'offline'} · last seen ${ago(gw.lastSeen)} · session ${gw.session} · version ${gw.version ?? '?'} · ${gw.readings.toLocaleString('en')} readings · ${faults.length} fault(s)`;
+  const sel = view.querySelector('#chart-point');
+  if (sel.options.length !== points.filter((p) => typeof p.value === 'number').length)
+    sel.innerHTML = options;
+  view.querySelector('#points').innerHTML = rows;
+  if (selected) await drawChart(view.querySelector('#chart'), id, sel.value || selected);
+}

@@ -1,0 +1,70 @@
+import { api, esc, health } from './api.js';
+
+let geo;
+
+/** Equirectangular projection of the district's bounding box into the SVG's viewBox. */
+function projector(features, width, height, pad = 20) {
+  const pts = features.flatMap((f) =>
+    f.geometry.type === 'Polygon' ? f.geometry.coordinates.flat() : f.geometry.coordinates,
+  );
+  const lons = pts.map((p) => p[0]);
+  const lats = pts.map((p) => p[1]);
+  const [x0, x1, y0, y1] = [Math.min(...lons), Math.max(...lons), Math.min(...lats), Math.max(...lats)];
+  const k = Math.cos((((y0 + y1) / 2) * Math.PI) / 180); // shrink longitude at this latitude
+  const s = Math.min((width - 2 * pad) / ((x1 - x0) * k), (height - 2 * pad) / (y1 - y0));
+  return ([lon, lat]) => [pad + (lon - x0) * k * s, height - pad - (lat - y0) * s];
+}
+
+export async function renderMap(view, state) {
+  geo ??= await (await fetch('/ui/maps/hoan-kiem.geojson')).json();
+  const [{ gateways }, { sites }] = await Promise.all([api('/api/v1/gateways'), api('/api/v1/sites')]);
+  const W = 800,
+    H = 700;
+  const project = projector(
+    geo.features.filter((f) => f.properties.kind === 'district'),
+    W,
+    H,
+  );
+  const path = (coords) =>
+    coords
+      .map(
+        (c, i) =>
+          `${i ? 'L' : 'M'}${project(c)
+            .map((n) => n.toFixed(1))
+            .join(',')}`,
+      )
+      .join(' ');
+  const shapes = geo.features
+    .map((f) => {
+      const k = f.properties.kind;
+      if (f.geometry.type === 'Polygon')
+        return `<path class="${k}" d="${path(f.geometry.coordinates[0])} Z"><title>${esc(f.properties.name)}</title></path>`;
+      const [x, y] = project(f.geometry.coordinates[0]);
+      return `<path class="street" d="${path(f.geometry.coordinates)}"></path><text class="street-label" x="${x + 4}" y="${y - 4}">${esc(f.properties.name)}</text>`;
+    })
+    .join('');
+  const byId = new Map(gateways.map((g) => [g.id, g]));
+  const markers = sites
+    .map((s) => {
+      const g = byId.get(s.id) ?? { id: s.id, online: false };
+      const [x, y] = project([s.lon, s.lat]);
+      const h = health(g, state.faults.get(s.id) ?? 0);
+      return `<g data-gw="${esc(s.id)}"><circle class="gw ${h}" cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="11"><title>${esc(s.name)} (${esc(s.id)}): ${h}</title></circle><text class="gw-label" x="${(x + 14).toFixed(1)}" y="${(y + 4).toFixed(1)}">${esc(s.id)}</text></g>`;
+    })
+    .join('');
+  const rows = gateways
+    .map((g) => {
+      const site = sites.find((s) => s.id === g.id);
+      const h = health(g, state.faults.get(g.id) ?? 0);
+      return `<tr class="clickable" data-gw="${esc(g.id)}"><td><span class="dot ${h}"></span>${esc(g.id)}</td><td>${esc(site?.name ?? '')}</td><td>${g.readings.toLocaleString('en')}</td></tr>`;
+    })
+    .join('');
+  view.innerHTML = `<div class="grid">
+    <section class="card"><h2>Hoàn Kiếm district</h2><svg class="map" viewBox="0 0 ${W} ${H}" role="img" aria-label="map of gateways">${shapes}${markers}</svg>
+      <p class="muted"><span class="dot ok"></span>healthy <span class="dot bad"></span>device fault <span class="dot off"></span>offline</p></section>
+    <section class="card"><h2>Gateways</h2><table id="gateways"><thead><tr><th>gateway</th><th>site</th><th>readings</th></tr></thead><tbody>${rows}</tbody></table></section>
+  </div>`;
+  view
+    .querySelectorAll('[data-gw]')
+    .forEach((el) => el.addEventListener('click', () => (location.hash = `#/gw/${el.dataset.gw}`)));
+}
