@@ -1,3 +1,4 @@
+import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { realClock, type Clock } from '../../common/clock.js';
@@ -28,6 +29,15 @@ export interface EdgeOptions {
   gpio?: GpioBackend | (() => Promise<GpioBackend>);
 }
 
+export interface EdgeEvents extends EventEmitter {
+  on(event: 'readings', listener: (readings: PointReading[]) => void): this;
+  on(event: 'device', listener: (device: string, online: boolean, reason: string) => void): this;
+  off(event: 'readings', listener: (readings: PointReading[]) => void): this;
+  off(event: 'device', listener: (device: string, online: boolean, reason: string) => void): this;
+  emit(event: 'readings', readings: PointReading[]): boolean;
+  emit(event: 'device', device: string, online: boolean, reason: string): boolean;
+}
+
 export interface EdgeRuntime {
   readonly id: string;
   readonly dataDir: string;
@@ -36,6 +46,8 @@ export interface EdgeRuntime {
   readonly lines: ReadonlyMap<string, ModbusLine>;
   /** Latest value of every point, as last read. */
   readonly latest: ReadonlyMap<string, PointReading>;
+  /** Every reported reading and device state change, for in-process consumers (rules, Node-RED nodes). */
+  readonly events: EdgeEvents;
   write(device: string, point: string, value: number | boolean): Promise<void>;
   stop(): Promise<void>;
 }
@@ -78,8 +90,11 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
   const deviceLine = new Map<string, ModbusLine>();
   const lines = new Map<string, ModbusLine>();
 
+  const events = new EventEmitter() as EdgeEvents;
+  events.setMaxListeners(0);
   const onReadings = (readings: PointReading[]): void => {
     for (const r of readings) latest.set(`${r.device}.${r.point}`, r);
+    events.emit('readings', readings);
     outbox
       .put(
         'reading',
@@ -102,8 +117,10 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
       log.child(`line:${lc.id}`),
       {
         readings: onReadings,
-        deviceState: (device, online, reason) =>
-          log.info(`device ${device} ${online ? 'online' : 'offline'}`, { reason }),
+        deviceState: (device, online, reason) => {
+          log.info(`device ${device} ${online ? 'online' : 'offline'}`, { reason });
+          events.emit('device', device, online, reason);
+        },
       },
       lc.backoff,
       lc.retries ?? 1,
@@ -150,6 +167,7 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
     uplink,
     lines,
     latest,
+    events,
     write(device, point, value) {
       const gpioDevice = gpioDevices.get(device);
       if (gpioDevice) return gpioDevice.write(point, value === true || value === 1);
