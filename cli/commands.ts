@@ -27,6 +27,8 @@ export const edgeCommand: Command = {
   help: {
     config: 'gateway config (JSON, see docs/operations.md); required',
     data: "data directory (outbox, state); default: the config's dataDir or ./data/<gateway id>",
+    'local-port':
+      'loopback port of the local API for technician tools (default: any free port, see <data>/local-api.json)',
     'log-level': 'debug | info | warn | error (default info)',
   },
   async run(values) {
@@ -35,7 +37,13 @@ export const edgeCommand: Command = {
     const log = createLogger({ level: logLevel(values['log-level']) });
     const profiles = loadProfiles();
     const config = loadGatewayConfig(values.config, profiles);
-    const edge = await startEdge({ config, profiles, dataDir: values.data as string | undefined, log });
+    const edge = await startEdge({
+      config,
+      profiles,
+      dataDir: values.data as string | undefined,
+      log,
+      localApi: { port: intOption(values, 'local-port', 0, 0, 65535) },
+    });
     process.send?.('ready');
     await untilSignal();
     await edge.stop();

@@ -1,5 +1,6 @@
 import { ModbusError } from '../edge/src/modbus/errors.js';
 import { planReads } from '../edge/src/modbus/plan.js';
+import { LocalApiTransport } from '../edge/src/modbus/local-transport.js';
 import { RtuTransport } from '../edge/src/modbus/rtu-transport.js';
 import { TcpTransport, type ModbusTransport } from '../edge/src/modbus/transport.js';
 import { decodePoint, encodePoint } from '../hardware/src/codec.js';
@@ -10,6 +11,8 @@ import { progress, table } from './format.js';
 type Values = Record<string, string | boolean | undefined>;
 
 const transportOptions = {
+  gateway: { type: 'string' },
+  line: { type: 'string' },
   tcp: { type: 'string' },
   port: { type: 'string' },
   baud: { type: 'string' },
@@ -19,6 +22,8 @@ const transportOptions = {
 } as const;
 
 const transportHelp = {
+  gateway: 'go through the running gateway whose data directory this is (its line owns the port)',
+  line: 'with --gateway: which line of the gateway (default: its only line)',
   tcp: 'Modbus TCP endpoint HOST:PORT',
   port: 'serial port for Modbus RTU, e.g. /dev/ttyUSB0',
   baud: 'RTU baud rate (default 19200)',
@@ -30,8 +35,13 @@ const transportHelp = {
 /** Build the transport named by --tcp or --port. The caller closes it. */
 export function transportFrom(values: Values, cmd: string): ModbusTransport {
   const timeoutMs = intOption(values, 'timeout', 300, 10, 60_000);
-  if (typeof values.tcp === 'string' && typeof values.port === 'string')
-    throw new UsageError('give either --tcp or --port, not both');
+  const where = ['gateway', 'tcp', 'port'].filter((k) => typeof values[k] === 'string');
+  if (where.length > 1)
+    throw new UsageError(
+      `give one of --gateway, --tcp or --port, not ${where.map((w) => `--${w}`).join(' and ')}`,
+    );
+  if (typeof values.gateway === 'string')
+    return new LocalApiTransport(values.gateway, values.line as string | undefined);
   if (typeof values.tcp === 'string') {
     const m = /^(\[[^\]]+\]|[^:]+):(\d{1,5})$/.exec(values.tcp);
     if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535)
@@ -53,7 +63,7 @@ export function transportFrom(values: Values, cmd: string): ModbusTransport {
     });
   }
   throw new UsageError(
-    `say where the bus is: --tcp HOST:PORT or --port /dev/ttyX. Run 'citygate ${cmd} --help'.`,
+    `say where the bus is: --gateway DATA_DIR (through a running gateway), --tcp HOST:PORT or --port /dev/ttyX. Run 'citygate ${cmd} --help'.`,
   );
 }
 

@@ -11,6 +11,7 @@ import { ModbusLine, type PointReading } from './modbus/line.js';
 import { GpioDevice } from './gpio/device.js';
 import { openGpioBackend } from './gpio/onoff-backend.js';
 import type { GpioBackend } from './gpio/types.js';
+import { startLocalApi } from './local-api.js';
 import { RtuTransport } from './modbus/rtu-transport.js';
 import { TcpTransport, type ModbusTransport } from './modbus/transport.js';
 import { Outbox } from './outbox.js';
@@ -27,6 +28,8 @@ export interface EdgeOptions {
   transportFor?: (line: LineConfig) => ModbusTransport;
   /** GPIO backend for cabinet I/O; default: onoff on /sys/class/gpio (a fake board in tests and the demo). */
   gpio?: GpioBackend | (() => Promise<GpioBackend>);
+  /** The loopback API for technicians (port 0 = any free port; false = none). Default: on, any port. */
+  localApi?: { port?: number; host?: string } | false;
 }
 
 export interface EdgeEvents extends EventEmitter {
@@ -160,7 +163,7 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
     `started: ${config.devices.length} device(s) on ${config.lines.length} line(s), data in ${dataDir}`,
   );
 
-  return {
+  const runtime: EdgeRuntime = {
     id: config.id,
     dataDir,
     outbox,
@@ -179,6 +182,7 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
       return line.write(device, point, value);
     },
     async stop() {
+      await localApi?.close();
       for (const g of gpioDevices.values()) g.stop();
       await Promise.all([...lines.values()].map((l) => l.stop()));
       await uplink.stop();
@@ -186,4 +190,9 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
       log.info('stopped');
     },
   };
+  let localApi: { close(): Promise<void> } | undefined;
+  if (opts.localApi !== false) {
+    localApi = await startLocalApi({ runtime, log: log.child('local-api'), ...(opts.localApi ?? {}) });
+  }
+  return runtime;
 }

@@ -35,7 +35,7 @@ interface Block extends ReadBlock {
 }
 
 interface WriteJob {
-  device: Device;
+  device: Device | undefined;
   run: () => Promise<void>;
 }
 
@@ -160,6 +160,29 @@ export class ModbusLine {
       for (const w of this.writes.splice(0)) void w.run(); // writes fail fast rather than wait for the line
       return false;
     }
+  }
+
+  /**
+   * Run a raw transaction (technician read/write/scan through a running gateway) in the line's
+   * queue, ahead of polls, so nothing ever opens the port behind the scheduler's back.
+   */
+  transact<T>(what: string, fn: (t: ModbusTransport) => Promise<T>): Promise<T> {
+    if (!this.running) return Promise.reject(new CityGateError('stopped', `line ${this.id} is not running`));
+    return new Promise((resolve, reject) => {
+      this.writes.push({
+        device: undefined,
+        run: async () => {
+          try {
+            if (!this.running || !this.transport.isOpen())
+              throw new ModbusError('connection', `line ${this.id} is not connected; ${what} not sent`);
+            resolve(await fn(this.transport));
+          } catch (err) {
+            reject(err instanceof Error ? err : new Error(String(err)));
+          }
+        },
+      });
+      this.kick();
+    });
   }
 
   /** Write one point through the line, ahead of every queued poll. Resolves when the device confirmed. */
