@@ -117,6 +117,8 @@ export const simCommand: Command = {
     serial: { type: 'string' },
     baud: { type: 'string' },
     parity: { type: 'string' },
+    'wire-time': { type: 'boolean' },
+    turnaround: { type: 'string' },
   },
   help: {
     profile: 'device profile id, e.g. citygate/slc-100; required',
@@ -126,6 +128,9 @@ export const simCommand: Command = {
     serial: 'serve Modbus RTU on this serial port (e.g. one end of a socat pty pair) instead of TCP',
     baud: 'RTU baud rate (default 19200)',
     parity: 'RTU parity: none | even | odd (default even)',
+    'wire-time':
+      'RTU: emulate the wire time of --baud/--parity (a pty moves bytes at memory speed otherwise)',
+    turnaround: 'RTU with --wire-time: slave turnaround in ms (default 5)',
   },
   async run(values) {
     const profiles = loadProfiles();
@@ -146,10 +151,19 @@ export const simCommand: Command = {
       if (!['none', 'even', 'odd'].includes(parity))
         throw new UsageError(`--parity: expected none, even or odd, got '${String(values.parity)}'`);
       const baudRate = intOption(values, 'baud', 19200, 50, 4_000_000);
-      const rtu = new RtuSimulator(units);
+      const wire =
+        values['wire-time'] === true
+          ? {
+              baud: baudRate,
+              parity,
+              stopBits: 1 as const,
+              turnaroundMs: intOption(values, 'turnaround', 5, 0, 1000),
+            }
+          : undefined;
+      const rtu = new RtuSimulator(units, { wire });
       await rtu.open(values.serial, { baudRate, parity });
       console.log(
-        `serving ${units.length} × ${id} (units ${first}-${last}) on modbus-rtu:${values.serial} @${baudRate} 8${parity[0]!.toUpperCase()}1`,
+        `serving ${units.length} × ${id} (units ${first}-${last}) on modbus-rtu:${values.serial} @${baudRate} 8${parity[0]!.toUpperCase()}1${wire ? `, wire time emulated (${wire.turnaroundMs} ms turnaround)` : ''}`,
       );
       process.send?.('ready');
       await untilSignal();

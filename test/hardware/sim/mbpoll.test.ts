@@ -145,7 +145,7 @@ describe('mbpoll against our TCP simulator', () => {
 });
 
 describe('citygate sim --serial', () => {
-  it('serves RTU on a pty end that mbpoll reads', async () => {
+  it('serves RTU on a pty end, with wire time emulated, that mbpoll reads', async () => {
     const pair = await openPtyPair();
     const child = startCli([
       'sim',
@@ -159,13 +159,14 @@ describe('citygate sim --serial', () => {
       '9600',
       '--parity',
       'none',
+      '--wire-time',
     ]);
     try {
       let out = '';
       child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
       child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
       await waitFor('sim to start', () => out.includes('serving'), 15_000);
-      expect(out).toContain(`modbus-rtu:${pair.b} @9600 8N1`);
+      expect(out).toContain(`modbus-rtu:${pair.b} @9600 8N1, wire time emulated (5 ms turnaround)`);
       const r = await mbpoll([
         '-m',
         'rtu',
