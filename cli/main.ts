@@ -6,6 +6,7 @@ import { edgeCommand, fleetCommand, simCommand } from './commands.js';
 import { demoCommand } from './demo/command.js';
 import { gpioCommand } from './gpio-command.js';
 import { deviceCommand, modbusCommand } from './modbus-command.js';
+import { flashCommand } from './flash/command.js';
 
 const commands: Command[] = [
   demoCommand,
@@ -14,6 +15,7 @@ const commands: Command[] = [
   simCommand,
   modbusCommand,
   deviceCommand,
+  flashCommand,
   gpioCommand,
 ];
 
