@@ -7,6 +7,7 @@ import { demoCommand } from './demo/command.js';
 import { gpioCommand } from './gpio-command.js';
 import { deviceCommand, modbusCommand } from './modbus-command.js';
 import { flashCommand } from './flash/command.js';
+import { commissionCommand } from './commission-command.js';
 
 const commands: Command[] = [
   demoCommand,
@@ -16,6 +17,7 @@ const commands: Command[] = [
   modbusCommand,
   deviceCommand,
   flashCommand,
+  commissionCommand,
   gpioCommand,
 ];
 

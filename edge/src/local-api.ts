@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { ID_PATTERN } from '../../common/contract/index.js';
@@ -6,6 +7,7 @@ import { CityGateError } from '../../common/errors.js';
 import { writeFileAtomic } from '../../common/fs-atomic.js';
 import type { Logger } from '../../common/log.js';
 import type { Table } from '../../hardware/src/profile.js';
+import { commissioningReportSchema, type CommissioningReport } from './commission/report.js';
 import type { EdgeRuntime } from './main.js';
 import { ModbusError } from './modbus/errors.js';
 
@@ -41,12 +43,10 @@ export async function startLocalApi(opts: {
 
   app.addHook('onRequest', async (req, reply) => {
     if (req.headers.authorization !== `Bearer ${token}`) {
-      await reply
-        .status(401)
-        .send({
-          status: 'error',
-          error: { code: 'unauthorized', message: 'missing or wrong local API token' },
-        });
+      await reply.status(401).send({
+        status: 'error',
+        error: { code: 'unauthorized', message: 'missing or wrong local API token' },
+      });
     }
   });
   app.setErrorHandler((err: FastifyError | CityGateError, _req, reply) => {
@@ -56,16 +56,14 @@ export async function startLocalApi(opts: {
     else if (err instanceof CityGateError)
       status = ['unknown-device', 'unknown-point', 'unknown-line'].includes(err.code) ? 404 : 400;
     if (status === 500) log.error(`local API: ${err.message}`);
-    void reply
-      .status(status)
-      .send({
-        status: 'error',
-        error: {
-          code: (err as CityGateError).code ?? 'internal',
-          message: status === 500 ? 'internal error' : err.message,
-          ...(err instanceof ModbusError && err.modbusCode ? { modbusCode: err.modbusCode } : {}),
-        },
-      });
+    void reply.status(status).send({
+      status: 'error',
+      error: {
+        code: (err as CityGateError).code ?? 'internal',
+        message: status === 500 ? 'internal error' : err.message,
+        ...(err instanceof ModbusError && err.modbusCode ? { modbusCode: err.modbusCode } : {}),
+      },
+    });
   });
 
   const lineOf = (lineId: string | undefined) => {
@@ -93,6 +91,10 @@ export async function startLocalApi(opts: {
   }));
 
   app.get('/local/v1/points', () => ({ points: [...runtime.latest.values()] }));
+
+  app.get('/local/v1/devices', () => ({
+    devices: [...runtime.lines.values()].flatMap((l) => l.devicesState().map((d) => ({ ...d, line: l.id }))),
+  }));
 
   const tx = {
     type: 'object',
@@ -154,6 +156,20 @@ export async function startLocalApi(opts: {
     async (req) => {
       await runtime.write(req.params.device, req.params.point, req.body.value);
       return { device: req.params.device, point: req.params.point, value: req.body.value };
+    },
+  );
+
+  app.post<{ Body: CommissioningReport }>(
+    '/local/v1/commissioning',
+    { schema: { body: commissioningReportSchema } },
+    async (req) => {
+      const report = { ...req.body, gateway: runtime.id };
+      const dir = join(runtime.dataDir, 'commissioning');
+      mkdirSync(dir, { recursive: true, mode: 0o750 });
+      const file = join(dir, `${new Date(report.finishedAt).toISOString().replace(/[:.]/g, '-')}.json`);
+      writeFileAtomic(file, JSON.stringify(report, null, 2) + '\n', 0o640);
+      runtime.events.emit('commissioning', report);
+      return { stored: file };
     },
   );
 

@@ -11,6 +11,7 @@ import { ModbusLine, type PointReading } from './modbus/line.js';
 import { GpioDevice } from './gpio/device.js';
 import { openGpioBackend } from './gpio/onoff-backend.js';
 import type { GpioBackend } from './gpio/types.js';
+import type { CommissioningReport } from './commission/report.js';
 import { startLocalApi } from './local-api.js';
 import { RtuTransport } from './modbus/rtu-transport.js';
 import { TcpTransport, type ModbusTransport } from './modbus/transport.js';
@@ -39,6 +40,8 @@ export interface EdgeEvents extends EventEmitter {
   off(event: 'device', listener: (device: string, online: boolean, reason: string) => void): this;
   emit(event: 'readings', readings: PointReading[]): boolean;
   emit(event: 'device', device: string, online: boolean, reason: string): boolean;
+  on(event: 'commissioning', listener: (report: CommissioningReport) => void): this;
+  emit(event: 'commissioning', report: CommissioningReport): boolean;
 }
 
 export interface EdgeRuntime {

@@ -81,6 +81,16 @@ export class ModbusLine {
       this.blocks.push({ ...b, id: this.blocks.length, device });
   }
 
+  /** Each device's state: online (true/false) or not yet known (undefined), and its profile. */
+  devicesState(): { id: string; profile: string; unitId: number; online: boolean | undefined }[] {
+    return [...this.devices.values()].map((d) => ({
+      id: d.cfg.id,
+      profile: d.profile.id,
+      unitId: d.cfg.unitId,
+      online: this.schedule?.health.get(d.cfg.id)?.online,
+    }));
+  }
+
   /** Transactions one full cycle of every block takes (for planning and benchmarks). */
   get blockCount(): number {
     return this.blocks.length;

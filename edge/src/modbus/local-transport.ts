@@ -1,19 +1,16 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { CityGateError } from '../../../common/errors.js';
 import type { Table } from '../../../hardware/src/profile.js';
-import { LOCAL_API_FILE, type LocalApiInfo } from '../local-api.js';
+import { LocalApiClient, LocalApiError } from '../local-client.js';
 import { ModbusError } from './errors.js';
 import type { ModbusTransport } from './transport.js';
 
-type ErrorBody = { error?: { code?: string; message?: string; modbusCode?: number } };
+const MODBUS_CODES = ['timeout', 'exception', 'crc', 'framing', 'connection'];
 
 /**
  * A ModbusTransport that sends each transaction to a running gateway's local API, which runs it in
  * the owning line's queue: the technician CLI uses it instead of opening a port the gateway owns.
  */
 export class LocalApiTransport implements ModbusTransport {
-  private info: LocalApiInfo | undefined;
+  private client: LocalApiClient | undefined;
   readonly description: string;
 
   constructor(
@@ -24,52 +21,32 @@ export class LocalApiTransport implements ModbusTransport {
   }
 
   open(): Promise<void> {
-    const path = join(this.dataDir, LOCAL_API_FILE);
     try {
-      this.info = JSON.parse(readFileSync(path, 'utf8')) as LocalApiInfo;
+      this.client = new LocalApiClient(this.dataDir);
+      return Promise.resolve();
     } catch (err) {
-      return Promise.reject(
-        new ModbusError(
-          'connection',
-          `no running gateway found: cannot read ${path} (${(err as Error).message})`,
-        ),
-      );
+      return Promise.reject(new ModbusError('connection', (err as Error).message));
     }
-    return Promise.resolve();
   }
 
   isOpen(): boolean {
-    return this.info !== undefined;
+    return this.client !== undefined;
   }
 
   close(): Promise<void> {
-    this.info = undefined;
+    this.client = undefined;
     return Promise.resolve();
   }
 
   private async post<T>(path: string, body: object): Promise<T> {
-    const info = this.info;
-    if (!info) throw new ModbusError('connection', 'not open');
-    let res: Response;
+    if (!this.client) throw new ModbusError('connection', 'not open');
     try {
-      res = await fetch(`${info.url}${path}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${info.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ ...body, ...(this.line ? { line: this.line } : {}) }),
-      });
+      return await this.client.post<T>(path, { ...body, ...(this.line ? { line: this.line } : {}) });
     } catch (err) {
-      throw new ModbusError(
-        'connection',
-        `gateway ${info.gateway} does not answer at ${info.url}: ${(err as Error).message}`,
-      );
+      if (err instanceof LocalApiError && MODBUS_CODES.includes(err.code))
+        throw new ModbusError(err.code as 'timeout', err.message, err.modbusCode);
+      throw err;
     }
-    const json = (await res.json()) as T & ErrorBody;
-    if (res.ok) return json;
-    const e = json.error ?? {};
-    const code = e.code ?? 'connection';
-    if (['timeout', 'exception', 'crc', 'framing', 'connection'].includes(code))
-      throw new ModbusError(code as 'timeout', e.message ?? code, e.modbusCode);
-    throw new CityGateError(code, e.message ?? `HTTP ${res.status}`);
   }
 
   async read(unit: number, table: Table, address: number, count: number): Promise<number[]> {
