@@ -3,7 +3,7 @@ import { UsageError, type Command } from '../args.js';
 import { progress } from '../format.js';
 import { boardById } from './boards.js';
 import { openBootFs } from './bootfs.js';
-import { FIRSTBOOT_FILE, firstBootSchema, type FirstBootConfig } from './firstboot-config.js';
+import { FIRSTBOOT_FILE, firstBootSchema, type FirstBootConfig } from '../../edge/src/firstboot/config.js';
 import { openImage } from './image.js';
 import { checkTarget } from './target.js';
 import { verifyTarget, writeImage } from './write.js';

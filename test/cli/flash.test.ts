@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, statSync, truncateSync, writeFileSync, openSync, writeSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { openBootFs } from '../../cli/flash/bootfs.js';
-import { FIRSTBOOT_FILE } from '../../cli/flash/firstboot-config.js';
+import { FIRSTBOOT_FILE } from '../../edge/src/firstboot/config.js';
 import { openImage } from '../../cli/flash/image.js';
 import { checkTarget, readMounts, wholeDisk } from '../../cli/flash/target.js';
 import { verifyTarget, writeImage } from '../../cli/flash/write.js';

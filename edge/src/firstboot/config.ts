@@ -1,4 +1,4 @@
-import { ID_PATTERN } from '../../common/contract/index.js';
+import { ID_PATTERN } from '../../../common/contract/index.js';
 
 /** What a technician puts on the boot partition for the gateway's first boot: `citygate-firstboot.json`. */
 export interface FirstBootConfig {
