@@ -38,8 +38,8 @@ describe('citygate commission', () => {
             type: 'tcp',
             host: '127.0.0.1',
             port,
-            timeoutMs: 100,
-            backoff: { minMs: 100, maxMs: 1000 },
+            timeoutMs: 400,
+            backoff: { minMs: 200, maxMs: 1000 },
           },
         ],
         devices: [
