@@ -1,6 +1,6 @@
-import { execFileSync } from 'node:child_process';
 import { checklist, type CheckItem } from '../edge/src/commission/checklist.js';
 import type { CommissioningReport } from '../edge/src/commission/report.js';
+import { timeSynced } from '../edge/src/commission/time-sync.js';
 import { LocalApiClient } from '../edge/src/local-client.js';
 import type { PointReading } from '../edge/src/modbus/line.js';
 import { loadProfiles } from '../hardware/src/profile.js';
@@ -13,18 +13,6 @@ interface Device {
   online: boolean | undefined;
 }
 
-function timeSynced(): boolean | undefined {
-  try {
-    return (
-      execFileSync('timedatectl', ['show', '-p', 'NTPSynchronized', '--value'], {
-        encoding: 'utf8',
-        stdio: ['ignore', 'pipe', 'ignore'],
-      }).trim() === 'yes'
-    );
-  } catch {
-    return undefined;
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -90,6 +78,7 @@ export const commissionCommand: Command = {
     'door-timeout': { type: 'string' },
     'settle-timeout': { type: 'string' },
     json: { type: 'boolean' },
+    page: { type: 'boolean' },
   },
   help: {
     gateway: "the running gateway's data directory (works with no uplink)",
@@ -98,9 +87,15 @@ export const commissionCommand: Command = {
     'door-timeout': 'seconds to wait for the cabinet door to be opened (default 0: not checked)',
     'settle-timeout': 'seconds to wait for every device to be polled (default 10)',
     json: 'print the report as JSON',
+    page: "print the link to the gateway's live checklist page and exit",
   },
   async run(values) {
     if (typeof values.gateway !== 'string') throw new UsageError('missing --gateway DATA_DIR');
+    if (values.page === true) {
+      const info = new LocalApiClient(values.gateway).info;
+      console.log(`${info.url}/local/commission#token=${info.token}`);
+      return 0;
+    }
     if (typeof values.by !== 'string' || !values.by.trim())
       throw new UsageError('missing --by NAME (who commissions)');
     const doorMs = intOption(values, 'door-timeout', 0, 0, 3600) * 1000;

@@ -3,8 +3,11 @@ import { ID_PATTERN } from '../../common/contract/index.js';
 import { CityGateError, ValidationError } from '../../common/errors.js';
 import { assertValid } from '../../common/json-schema.js';
 import type { Profile } from '../../hardware/src/profile.js';
+import { controlDefs, controlProperties } from './rules/schema.js';
+import { DEFAULT_TIME_ZONE, type ControlConfig, type Location } from './rules/types.js';
+import { controlIssues } from './rules/validate.js';
 
-/** One gateway's configuration document (version 1). The fleet will validate against the same schema. */
+/** One gateway's configuration document (version 2). The fleet will validate against the same schema. */
 export interface TcpLineConfig {
   id: string;
   type: 'tcp';
@@ -43,17 +46,28 @@ export interface DeviceConfig {
   name?: string;
 }
 
-export interface GatewayConfig {
-  version: 1;
+/** The config document version this code writes; older versions are migrated on load. */
+export const CONFIG_VERSION = 2;
+
+/** Placeholder until Node-RED is embedded: only `enabled` is interpreted; other settings pass through. */
+export interface NodeRedSettings {
+  enabled?: boolean;
+  [setting: string]: unknown;
+}
+
+export interface GatewayConfig extends ControlConfig {
+  version: typeof CONFIG_VERSION;
   id: string;
   name?: string;
-  location?: { lat: number; lon: number };
+  /** Where the gateway stands: sun times and calendar schedules (time zone default Asia/Ho_Chi_Minh). */
+  location?: Location;
   fleet: { mqttUrl: string; username?: string; password?: string };
   dataDir?: string;
   lines: LineConfig[];
   devices: DeviceConfig[];
   /** Devices on the gateway's own GPIO header (cabinet I/O), by profile. */
   gpio?: GpioDeviceConfig[];
+  nodeRed?: NodeRedSettings;
 }
 
 export interface GpioDeviceConfig {
@@ -76,13 +90,14 @@ const backoff = {
 } as const;
 
 export const gatewayConfigSchema = {
-  $id: 'citygate/gateway-config/v1',
+  $id: 'citygate/gateway-config/v2',
+  $defs: controlDefs,
   type: 'object',
   additionalProperties: false,
   required: ['version', 'id', 'fleet', 'lines', 'devices'],
   properties: {
     $schema: { type: 'string' },
-    version: { const: 1 },
+    version: { const: CONFIG_VERSION },
     id,
     name: { type: 'string', maxLength: 200 },
     location: {
@@ -92,7 +107,14 @@ export const gatewayConfigSchema = {
       properties: {
         lat: { type: 'number', minimum: -90, maximum: 90 },
         lon: { type: 'number', minimum: -180, maximum: 180 },
+        timeZone: { type: 'string', minLength: 1, maxLength: 64 },
       },
+    },
+    ...controlProperties,
+    nodeRed: {
+      type: 'object',
+      properties: { enabled: { type: 'boolean' } },
+      additionalProperties: true,
     },
     fleet: {
       type: 'object',
@@ -185,13 +207,44 @@ export const gatewayConfigSchema = {
   },
 } as const;
 
-/** Schema check plus cross-references (lines, profiles, unique ids). Errors name the JSON path. */
+/**
+ * Bring an older document up to CONFIG_VERSION. Version 1 (identity, fleet, lines, devices, gpio)
+ * is a subset of version 2, which adds location.timeZone, rules, alarms, interlocks, overrides,
+ * fail-safes and Node-RED settings; so the step is a version bump. Unknown versions are refused.
+ */
+export function migrateGatewayConfig(doc: unknown, where = 'gateway config'): unknown {
+  if (!doc || typeof doc !== 'object' || Array.isArray(doc)) return doc;
+  const v = (doc as { version?: unknown }).version;
+  if (v === 1) return { ...doc, version: 2 };
+  if (typeof v === 'number' && v > CONFIG_VERSION)
+    throw new ValidationError(where, [
+      `version: ${v} is newer than this gateway understands (≤ ${CONFIG_VERSION})`,
+    ]);
+  return doc;
+}
+
+/** The local-control part of a config, with defaults filled in. */
+export function controlConfig(cfg: GatewayConfig): ControlConfig {
+  return {
+    ...(cfg.location ? { location: { timeZone: DEFAULT_TIME_ZONE, ...cfg.location } } : {}),
+    rules: cfg.rules ?? [],
+    alarms: cfg.alarms ?? [],
+    interlocks: cfg.interlocks ?? [],
+    overrides: cfg.overrides ?? [],
+    failSafe: cfg.failSafe ?? [],
+  };
+}
+
+/**
+ * Migration, schema check and cross-references (lines, profiles, unique ids, every point a rule
+ * reads or writes). Errors name the JSON path.
+ */
 export function parseGatewayConfig(
   doc: unknown,
   profiles: ReadonlyMap<string, Profile>,
   where = 'gateway config',
 ): GatewayConfig {
-  const cfg = assertValid<GatewayConfig>(gatewayConfigSchema, doc, where);
+  const cfg = assertValid<GatewayConfig>(gatewayConfigSchema, migrateGatewayConfig(doc, where), where);
   const issues: string[] = [];
   const lineIds = new Set<string>();
   cfg.lines.forEach((l, i) => {
@@ -227,6 +280,12 @@ export function parseGatewayConfig(
   });
   if ((cfg.gpio?.length ?? 0) > 1)
     issues.push('gpio: one GPIO device per gateway (the header is one set of pins)');
+  const deviceProfiles = new Map<string, Profile>();
+  for (const d of [...cfg.devices, ...(cfg.gpio ?? [])]) {
+    const p = profiles.get(d.profile);
+    if (p) deviceProfiles.set(d.id, p);
+  }
+  issues.push(...controlIssues(cfg, deviceProfiles));
   if (issues.length) throw new ValidationError(where, issues);
   return cfg;
 }

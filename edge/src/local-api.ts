@@ -8,6 +8,9 @@ import { writeFileAtomic } from '../../common/fs-atomic.js';
 import type { Logger } from '../../common/log.js';
 import type { Table } from '../../hardware/src/profile.js';
 import { commissioningReportSchema, type CommissioningReport } from './commission/report.js';
+import { checklist } from './commission/checklist.js';
+import { COMMISSION_PAGE } from './commission/page.js';
+import { timeSynced } from './commission/time-sync.js';
 import type { EdgeRuntime } from './main.js';
 import { ModbusError } from './modbus/errors.js';
 
@@ -42,6 +45,7 @@ export async function startLocalApi(opts: {
   });
 
   app.addHook('onRequest', async (req, reply) => {
+    if (req.url === '/local/commission') return; // the page itself holds no data; its API calls need the token
     if (req.headers.authorization !== `Bearer ${token}`) {
       await reply.status(401).send({
         status: 'error',
@@ -158,6 +162,20 @@ export async function startLocalApi(opts: {
       return { device: req.params.device, point: req.params.point, value: req.body.value };
     },
   );
+
+  app.get('/local/v1/commission/checklist', async () => {
+    const devices = [...runtime.lines.values()].flatMap((l) => l.devicesState());
+    return {
+      gateway: runtime.id,
+      items: checklist(
+        { gateway: runtime.id, devices, points: [...runtime.latest.values()], uplink: runtime.uplink.state, timeSynced: timeSynced() },
+        runtime.profiles,
+      ),
+    };
+  });
+
+  // The technician's page: static HTML that calls the API above with the token from its URL fragment.
+  app.get('/local/commission', (_req, reply) => reply.type('text/html; charset=utf-8').send(COMMISSION_PAGE));
 
   app.post<{ Body: CommissioningReport }>(
     '/local/v1/commissioning',

@@ -6,13 +6,14 @@ import { CityGateError, errorMessage } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import { packageVersion } from '../../common/package-root.js';
 import type { Profile } from '../../hardware/src/profile.js';
-import type { GatewayConfig, LineConfig } from './config.js';
+import { controlConfig, type GatewayConfig, type LineConfig } from './config.js';
 import { ModbusLine, type PointReading } from './modbus/line.js';
 import { GpioDevice } from './gpio/device.js';
 import { openGpioBackend } from './gpio/onoff-backend.js';
 import type { GpioBackend } from './gpio/types.js';
 import type { CommissioningReport } from './commission/report.js';
 import { startLocalApi } from './local-api.js';
+import { RuleRunner } from './rules/runner.js';
 import { RtuTransport } from './modbus/rtu-transport.js';
 import { TcpTransport, type ModbusTransport } from './modbus/transport.js';
 import { Outbox } from './outbox.js';
@@ -47,6 +48,9 @@ export interface EdgeEvents extends EventEmitter {
 export interface EdgeRuntime {
   readonly id: string;
   readonly dataDir: string;
+  readonly profiles: ReadonlyMap<string, Profile>;
+  /** Local control: rules, alarms, interlocks, overrides. */
+  readonly rules: RuleRunner;
   readonly outbox: Outbox;
   readonly uplink: Uplink;
   readonly lines: ReadonlyMap<string, ModbusLine>;
@@ -110,9 +114,7 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
         })),
       )
       .then(() => uplink.notify())
-      .catch((err: unknown) =>
-        log.error(`outbox write failed; readings kept in memory only: ${errorMessage(err)}`),
-      );
+      .catch((err: unknown) => log.error(`outbox: readings not stored: ${errorMessage(err)}`));
   };
 
   for (const lc of config.lines) {
@@ -126,6 +128,10 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
         deviceState: (device, online, reason) => {
           log.info(`device ${device} ${online ? 'online' : 'offline'}`, { reason });
           events.emit('device', device, online, reason);
+          outbox
+            .put('events', [{ body: { type: online ? 'device-online' : 'device-offline', device, reason }, ts: clock.now() }])
+            .then(() => uplink.notify())
+            .catch((err: unknown) => log.error(`outbox: device event not stored: ${errorMessage(err)}`));
         },
       },
       lc.backoff,
@@ -160,6 +166,30 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
       log.error(`GPIO devices not started: ${errorMessage(err)}`);
     }
   }
+  // Local control: rules, alarms, interlocks and fail-safes run on the gateway, uplink or not.
+  // Rule writes go straight to the device layer; every other write passes the interlocks first.
+  const deviceWrite = (device: string, point: string, value: number | boolean): Promise<void> => {
+    const gpioDevice = gpioDevices.get(device);
+    if (gpioDevice) return gpioDevice.write(point, value === true || value === 1);
+    const line = deviceLine.get(device);
+    if (!line)
+      return Promise.reject(new CityGateError('unknown-device', `gateway ${config.id} has no device '${device}'`));
+    return line.write(device, point, value);
+  };
+  const rules = new RuleRunner(controlConfig(config), {
+    clock,
+    log: log.child('rules'),
+    write: deviceWrite,
+    emit: (kind, body) => {
+      outbox
+        .put(kind, [{ body, ts: clock.now() }])
+        .then(() => uplink.notify())
+        .catch((err: unknown) => log.error(`outbox: ${kind} not stored: ${errorMessage(err)}`));
+    },
+  });
+  events.on('readings', (rs) => rules.readings(rs));
+  events.on('device', (d, online) => rules.deviceState(d, online));
+  rules.start();
   for (const line of lines.values()) line.start();
   uplink.start();
   log.info(
@@ -168,24 +198,25 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
 
   const runtime: EdgeRuntime = {
     id: config.id,
+    profiles,
     dataDir,
     outbox,
     uplink,
     lines,
     latest,
     events,
+    rules,
     write(device, point, value) {
-      const gpioDevice = gpioDevices.get(device);
-      if (gpioDevice) return gpioDevice.write(point, value === true || value === 1);
-      const line = deviceLine.get(device);
-      if (!line)
-        return Promise.reject(
-          new CityGateError('unknown-device', `gateway ${config.id} has no device '${device}'`),
-        );
-      return line.write(device, point, value);
+      try {
+        rules.checkWrite(device, point, value);
+      } catch (err) {
+        return Promise.reject(err instanceof Error ? err : new Error(String(err)));
+      }
+      return deviceWrite(device, point, value);
     },
     async stop() {
       await localApi?.close();
+      await rules.stop({ failSafe: 'gateway stopping' });
       for (const g of gpioDevices.values()) g.stop();
       await Promise.all([...lines.values()].map((l) => l.stop()));
       await uplink.stop();

@@ -10,7 +10,8 @@ import { startEdge, type EdgeRuntime } from '../../edge/src/main.js';
 import { loadProfiles } from '../../hardware/src/profile.js';
 import { TcpSimulator } from '../../hardware/src/sim/tcp-server.js';
 import { tempDir, waitFor } from '../helpers.js';
-import { startCli } from './run-cli.js';
+import { chromium } from 'playwright-core';
+import { runCli, startCli } from './run-cli.js';
 
 /** On-site commissioning with no uplink, against simulators with a faulty lamp and a dead unit. */
 describe('citygate commission', () => {
@@ -100,6 +101,22 @@ describe('citygate commission', () => {
     expect(report).toMatchObject({ gateway: 'gw-site', by: 'Nguyễn Văn An', passed: false });
     expect(report.readings.some((r) => r.device === 'light-1' && r.point === 'power')).toBe(true);
   }, 60_000);
+
+  it('serves a live checklist page on the local port, readable only with the printed link', async () => {
+    const link = (await runCli(['commission', '--gateway', dir.path, '--page'])).stdout.trim();
+    expect(link).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/local\/commission#token=[\w-]+$/);
+    const browser = await chromium.launch({ executablePath: '/usr/lib/chromium/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+    try {
+      const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
+      await page.goto(link);
+      await page.waitForSelector('li.fail');
+      expect(await page.textContent('#items')).toMatch(/FAIL · light-2 answers and reads plausibly/);
+      await page.goto(link.split('#')[0]!);
+      await expect.poll(() => page.textContent('#summary')).toContain('open this page with the link printed by citygate commission --page');
+    } finally {
+      await browser.close();
+    }
+  });
 
   it('refuses to run without saying who commissions', async () => {
     const child = startCli(['commission', '--gateway', dir.path]);
