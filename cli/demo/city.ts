@@ -7,6 +7,7 @@ import { FakeGpioBoard } from '../../edge/src/gpio/fake.js';
 import { startEdge, type EdgeRuntime } from '../../edge/src/main.js';
 import type { Profile } from '../../hardware/src/profile.js';
 import { TcpSimulator, type SimUnit } from '../../hardware/src/sim/tcp-server.js';
+import { defaultControl } from '../../edge/src/rules/defaults.js';
 import type { GatewaySpec } from './district.js';
 import { Link } from './link.js';
 
@@ -45,11 +46,17 @@ export function gatewayConfig(spec: GatewaySpec, mqttUrl: string, simPort: numbe
       pollMs: pollMs * 5,
     })),
   ];
+  const control = defaultControl({
+    location: { lat: spec.lat, lon: spec.lon },
+    lights: devices.filter((d) => d.profile === LIGHT).map((d) => d.id),
+    ...(spec.pump ? { pumpStation: 'pump-station' } : {}),
+    bins: devices.filter((d) => d.profile === BIN).map((d) => d.id),
+    cabinet: 'cabinet',
+  });
   return {
-    version: 1,
+    version: 2,
     id: spec.id,
     name: spec.name,
-    location: { lat: spec.lat, lon: spec.lon },
     fleet: { mqttUrl },
     lines: [
       {
@@ -63,6 +70,7 @@ export function gatewayConfig(spec: GatewaySpec, mqttUrl: string, simPort: numbe
     ],
     devices,
     gpio: [{ id: 'cabinet', profile: CABINET }],
+    ...control,
   };
 }
 
