@@ -51,6 +51,9 @@ export interface EdgeRuntime {
   readonly profiles: ReadonlyMap<string, Profile>;
   /** Local control: rules, alarms, interlocks, overrides. */
   readonly rules: RuleRunner;
+  readonly clock: Clock;
+  /** GPIO device id → its profile (Modbus devices are listed by their lines). */
+  readonly gpioProfiles: ReadonlyMap<string, Profile>;
   readonly outbox: Outbox;
   readonly uplink: Uplink;
   readonly lines: ReadonlyMap<string, ModbusLine>;
@@ -129,7 +132,12 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
           log.info(`device ${device} ${online ? 'online' : 'offline'}`, { reason });
           events.emit('device', device, online, reason);
           outbox
-            .put('events', [{ body: { type: online ? 'device-online' : 'device-offline', device, reason }, ts: clock.now() }])
+            .put('events', [
+              {
+                body: { type: online ? 'device-online' : 'device-offline', device, reason },
+                ts: clock.now(),
+              },
+            ])
             .then(() => uplink.notify())
             .catch((err: unknown) => log.error(`outbox: device event not stored: ${errorMessage(err)}`));
         },
@@ -173,7 +181,9 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
     if (gpioDevice) return gpioDevice.write(point, value === true || value === 1);
     const line = deviceLine.get(device);
     if (!line)
-      return Promise.reject(new CityGateError('unknown-device', `gateway ${config.id} has no device '${device}'`));
+      return Promise.reject(
+        new CityGateError('unknown-device', `gateway ${config.id} has no device '${device}'`),
+      );
     return line.write(device, point, value);
   };
   const rules = new RuleRunner(controlConfig(config), {
@@ -199,6 +209,8 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
   const runtime: EdgeRuntime = {
     id: config.id,
     profiles,
+    clock,
+    gpioProfiles: new Map((config.gpio ?? []).map((g) => [g.id, profiles.get(g.profile)!])),
     dataDir,
     outbox,
     uplink,
