@@ -6,15 +6,20 @@ import { edgeCommand, fleetCommand, simCommand } from './commands.js';
 import { demoCommand } from './demo/command.js';
 import { gpioCommand } from './gpio-command.js';
 import { deviceCommand, modbusCommand } from './modbus-command.js';
+import { releaseCommand } from './release-command.js';
+import { rolloutCommand } from './rollout-command.js';
+import { withEdgeServiceCommands } from './edge-service-command.js';
 import { flashCommand } from './flash/command.js';
 import { commissionCommand } from './commission-command.js';
 
 const commands: Command[] = [
   demoCommand,
-  edgeCommand,
+  withEdgeServiceCommands(edgeCommand),
   fleetCommand,
   simCommand,
   modbusCommand,
+  releaseCommand,
+  rolloutCommand,
   deviceCommand,
   flashCommand,
   commissionCommand,
