@@ -1,5 +1,9 @@
 import { createLogger, type Level } from '../common/log.js';
-import { loadGatewayConfig } from '../edge/src/config.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CityGateError, errorMessage } from '../common/errors.js';
+import { parseGatewayConfig, type GatewayConfig } from '../edge/src/config.js';
+import { ConfigStore } from '../edge/src/config-store.js';
 import { startEdge } from '../edge/src/main.js';
 import { startFleet } from '../fleet/src/main.js';
 import { loadProfiles } from '../hardware/src/profile.js';
@@ -7,6 +11,20 @@ import type { Parity } from '../hardware/src/modbus-rtu.js';
 import { RtuSimulator } from '../hardware/src/sim/rtu-server.js';
 import { TcpSimulator } from '../hardware/src/sim/tcp-server.js';
 import { intOption, untilSignal, UsageError, type Command } from './args.js';
+
+function readJsonFile(path: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new CityGateError('config-unreadable', `cannot read ${what} ${path}: ${errorMessage(err)}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new CityGateError('invalid', `${what} ${path} is not valid JSON: ${errorMessage(err)}`);
+  }
+}
 
 const logLevel = (v: unknown): Level => {
   const l = (v ?? process.env.CITYGATE_LOG_LEVEL ?? 'info') as Level;
@@ -26,26 +44,49 @@ export const edgeCommand: Command = {
   },
   help: {
     config: 'gateway config (JSON, see docs/operations.md); required',
-    data: "data directory (outbox, state); default: the config's dataDir or ./data/<gateway id>",
+    data: 'data directory: config in force and last-known-good, outbox, state (default ./data/gateway)',
     'local-port':
       'loopback port of the local API for technician tools (default: any free port, see <data>/local-api.json)',
     'log-level': 'debug | info | warn | error (default info)',
   },
   async run(values) {
+    const signal = untilSignal(); // handlers first: a signal during start-up still stops cleanly
     if (typeof values.config !== 'string')
       throw new UsageError("missing --config FILE. Run 'citygate edge --help' for usage.");
     const log = createLogger({ level: logLevel(values['log-level']) });
     const profiles = loadProfiles();
-    const config = loadGatewayConfig(values.config, profiles);
+    // The config in force lives in <data>/config; --config offers a new one, which replaces it only if it
+    // is valid. Otherwise the gateway keeps what it had (the newest stored, else the last-known-good);
+    // with nothing stored yet (first install) a bad file is fatal, with the error naming the path.
+    const dataDir = (values.data as string | undefined) ?? 'data/gateway';
+    const store = new ConfigStore(
+      join(dataDir, 'config'),
+      (doc, where) => parseGatewayConfig(doc, profiles, where),
+      log,
+    );
+    let config: GatewayConfig;
+    try {
+      config = store.apply(readJsonFile(values.config, 'gateway config'), `gateway config ${values.config}`);
+    } catch (err) {
+      let kept: GatewayConfig;
+      try {
+        kept = store.load().config;
+      } catch {
+        throw err;
+      }
+      log.error(`new gateway config rejected, keeping the one in force: ${errorMessage(err)}`);
+      config = kept;
+    }
     const edge = await startEdge({
       config,
       profiles,
-      dataDir: values.data as string | undefined,
+      dataDir,
       log,
       localApi: { port: intOption(values, 'local-port', 0, 0, 65535) },
     });
+    store.markGood();
     process.send?.('ready');
-    await untilSignal();
+    await signal;
     await edge.stop();
     return 0;
   },
@@ -72,6 +113,7 @@ export const fleetCommand: Command = {
     'log-level': 'debug | info | warn | error (default info)',
   },
   async run(values) {
+    const signal = untilSignal(); // handlers first: a signal during start-up still stops cleanly
     const log = createLogger({ level: logLevel(values['log-level']) });
     let externalBroker;
     if (typeof values.broker === 'string') {
@@ -98,7 +140,7 @@ export const fleetCommand: Command = {
       log,
     });
     process.send?.('ready');
-    await untilSignal();
+    await signal;
     await fleet.stop();
     return 0;
   },
@@ -133,6 +175,7 @@ export const simCommand: Command = {
     turnaround: 'RTU with --wire-time: slave turnaround in ms (default 5)',
   },
   async run(values) {
+    const signal = untilSignal(); // handlers first: a signal during start-up still stops cleanly
     const profiles = loadProfiles();
     const id = values.profile;
     if (typeof id !== 'string')
@@ -166,7 +209,7 @@ export const simCommand: Command = {
         `serving ${units.length} × ${id} (units ${first}-${last}) on modbus-rtu:${values.serial} @${baudRate} 8${parity[0]!.toUpperCase()}1${wire ? `, wire time emulated (${wire.turnaroundMs} ms turnaround)` : ''}`,
       );
       process.send?.('ready');
-      await untilSignal();
+      await signal;
       await rtu.close();
       return 0;
     }
@@ -179,7 +222,7 @@ export const simCommand: Command = {
       `serving ${last - first + 1} × ${id} (units ${first}-${last}) on modbus-tcp://${(values.host as string | undefined) ?? '127.0.0.1'}:${port}`,
     );
     process.send?.('ready');
-    await untilSignal();
+    await signal;
     await sim.close();
     return 0;
   },

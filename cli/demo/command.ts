@@ -35,6 +35,7 @@ export const demoCommand: Command = {
     'log-level': 'component log level (default warn, so the live line stays readable)',
   },
   async run(values) {
+    const signal = untilSignal(); // handlers first: a signal during start-up still stops cleanly
     const dataDir = resolve((values.data as string | undefined) ?? 'data/demo');
     const nGateways = intOption(values, 'gateways', 12, 1, 500);
     const nLights = intOption(values, 'lights', 6, 1, 9);
@@ -112,7 +113,7 @@ export const demoCommand: Command = {
     );
 
     process.send?.('ready');
-    const sig = await untilSignal();
+    const sig = await signal;
     clearInterval(status);
     for (const t of timers) clearTimeout(t);
     out.write(`\n${sig}: stopping…\n`);

@@ -1,16 +1,8 @@
-import {
-  closeSync,
-  existsSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  writeSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { CityGateError, errorMessage } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
+import { writeFileAtomic } from '../../common/fs-atomic.js';
 import type { GatewayConfig } from './config.js';
 
 /** Parse and fully validate a document (schema, migration, cross-references); throws naming paths. */
@@ -23,23 +15,6 @@ export const LAST_GOOD_FILE = 'gateway.last-good.json';
  * Write so a power cut leaves the old file or the new one, never a torn one: temp file in the same
  * directory, fsync, rename over, fsync the directory. Mode 0600: the config holds broker secrets.
  */
-export function writeFileAtomic(path: string, text: string, mode = 0o600): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', mode);
-  try {
-    writeSync(fd, text);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  const dir = openSync(join(path, '..'), 'r');
-  try {
-    fsyncSync(dir);
-  } finally {
-    closeSync(dir);
-  }
-}
 
 export interface LoadedConfig {
   config: GatewayConfig;
@@ -108,7 +83,7 @@ export class ConfigStore {
    */
   apply(doc: unknown, where = 'new gateway config'): GatewayConfig {
     const config = this.parse(doc, where);
-    writeFileAtomic(this.currentPath, JSON.stringify(config, null, 2) + '\n');
+    writeFileAtomic(this.currentPath, JSON.stringify(config, null, 2) + '\n', 0o600);
     this.running = config;
     return config;
   }
@@ -116,7 +91,7 @@ export class ConfigStore {
   /** The config in force has run: keep it as the last-known-good. */
   markGood(): void {
     if (!this.running) throw new CityGateError('no-config', 'no config in force to mark good');
-    writeFileAtomic(this.lastGoodPath, JSON.stringify(this.running, null, 2) + '\n');
+    writeFileAtomic(this.lastGoodPath, JSON.stringify(this.running, null, 2) + '\n', 0o600);
   }
 
   private read(path: string): GatewayConfig {
