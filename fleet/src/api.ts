@@ -147,6 +147,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
   );
 
+  // Who is calling: the dashboard shows the role and hides what the role may not do.
+  app.get('/api/v1/me', (req) => {
+    const t = (req as { apiToken?: { name: string; role: string } }).apiToken;
+    return t ? { auth: true, name: t.name, role: t.role } : { auth: false };
+  });
+
   app.get('/api/v1/sites', async () => ({ sites: await sites.list() }));
   app.put<{ Params: { id: string }; Body: Site }>(
     '/api/v1/sites/:id',

@@ -1,4 +1,4 @@
-import { api } from './api.js';
+import { api, ApiError, esc, session } from './api.js';
 import { renderGateway } from './gateway.js';
 import { renderMap } from './map.js';
 
@@ -6,10 +6,39 @@ const view = document.getElementById('view');
 const state = { faults: new Map(), chart: undefined };
 let busy = false;
 
+function renderLogin(message) {
+  view.dataset.gw = '';
+  view.innerHTML = `<section class="card login"><h2>Sign in</h2>
+    <p class="muted">Paste your CityGate API token (an admin creates tokens with a role: viewer, technician, operator, admin).</p>
+    <form id="login"><input id="token" type="password" autocomplete="current-password" placeholder="API token" aria-label="API token" required>
+    <button type="submit">Sign in</button></form>${message ? `<p class="error" role="alert">${esc(message)}</p>` : ''}</section>`;
+  view.querySelector('#login').addEventListener('submit', (e) => {
+    e.preventDefault();
+    session.token = view.querySelector('#token').value.trim();
+    void render();
+  });
+}
+
+async function whoAmI() {
+  const me = await api('/api/v1/me');
+  session.me = me.auth ? me : null; // null: a fleet without authentication (the demo on loopback)
+  const who = document.getElementById('who');
+  who.innerHTML = session.me
+    ? `${esc(session.me.name)} (${esc(session.me.role)}) <button id="logout" type="button">Sign out</button>`
+    : '';
+  who.querySelector('#logout')?.addEventListener('click', () => {
+    session.token = '';
+    session.me = null;
+    who.innerHTML = '';
+    renderLogin();
+  });
+}
+
 async function render() {
-  if (busy) return;
+  if (busy || view.querySelector('#login')) return;
   busy = true;
   try {
+    if (session.me === null && !document.getElementById('who').textContent) await whoAmI();
     const m = /^#\/gw\/([a-z0-9-]+)$/.exec(location.hash);
     if (m) await renderGateway(view, m[1], state);
     else await renderMap(view, state);
@@ -17,7 +46,12 @@ async function render() {
     document.getElementById('summary').textContent =
       `${gateways.filter((g) => g.online).length}/${gateways.length} gateways online`;
   } catch (err) {
-    view.innerHTML = `<p class="card">Cannot load: ${String(err.message).replace(/</g, '&lt;')}</p>`;
+    if (err instanceof ApiError && err.status === 401) renderLogin(session.token ? err.message : '');
+    else
+      view.insertAdjacentHTML(
+        'afterbegin',
+        `<p class="card error" role="alert">Cannot load: ${esc(err.message)}</p>`,
+      );
   } finally {
     busy = false;
   }
