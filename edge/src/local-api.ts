@@ -11,8 +11,8 @@ import { commissioningReportSchema, type CommissioningReport } from './commissio
 import { checklist } from './commission/checklist.js';
 import { COMMISSION_PAGE } from './commission/page.js';
 import { timeSynced } from './commission/time-sync.js';
+import { runCommand } from './commands.js';
 import type { EdgeRuntime } from './main.js';
-import { overrideIssues } from './rules/validate.js';
 import { ModbusError } from './modbus/errors.js';
 
 /** Where a running gateway's local API can be found: `<dataDir>/local-api.json` (0600, holds the token). */
@@ -24,15 +24,6 @@ export interface LocalApiInfo {
 }
 
 export const LOCAL_API_FILE = 'local-api.json';
-
-/** Device id → profile, for validating point references. */
-function deviceProfiles(runtime: EdgeRuntime): Map<string, import('../../hardware/src/profile.js').Profile> {
-  const out = new Map<string, import('../../hardware/src/profile.js').Profile>();
-  for (const l of runtime.lines.values())
-    for (const d of l.devicesState()) out.set(d.id, runtime.profiles.get(d.profile)!);
-  for (const [id, profile] of runtime.gpioProfiles) out.set(id, profile);
-  return out;
-}
 
 const id = { type: 'string', pattern: ID_PATTERN } as const;
 
@@ -167,55 +158,14 @@ export async function startLocalApi(opts: {
         },
       },
     },
-    async (req) => {
-      await runtime.write(req.params.device, req.params.point, req.body.value);
-      return { device: req.params.device, point: req.params.point, value: req.body.value };
-    },
+    (req) => runCommand(runtime, 'write', { ...req.params, value: req.body.value }),
   );
 
   // Operator overrides with an expiry ("all lights 100 % for 2 h"): recorded with who and why,
   // revert by themselves, and never break an interlock.
   app.get('/local/v1/overrides', () => ({ overrides: runtime.rules.overrides() }));
-  app.post<{
-    Body: {
-      id?: string;
-      who: string;
-      why: string;
-      set: Record<string, number | boolean>;
-      durationMs: number;
-    };
-  }>(
-    '/local/v1/overrides',
-    {
-      schema: {
-        body: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['who', 'why', 'set', 'durationMs'],
-          properties: {
-            id: id,
-            who: { type: 'string', minLength: 1, maxLength: 100 },
-            why: { type: 'string', minLength: 1, maxLength: 500 },
-            set: { type: 'object', minProperties: 1, additionalProperties: { type: ['number', 'boolean'] } },
-            durationMs: { type: 'integer', minimum: 1000, maximum: 7 * 86_400_000 },
-          },
-        },
-      },
-    },
-    async (req) => {
-      const b = req.body;
-      const issues = overrideIssues(b.set, deviceProfiles(runtime));
-      if (issues.length) throw new CityGateError('bad-request', `override: ${issues.join('; ')}`);
-      const o = {
-        id: b.id ?? `ovr-${runtime.clock.now().toString(36)}`,
-        who: b.who,
-        why: b.why,
-        set: b.set,
-        until: runtime.clock.now() + b.durationMs,
-      };
-      runtime.rules.addOverride(o);
-      return o;
-    },
+  app.post<{ Body: Record<string, unknown> }>('/local/v1/overrides', (req) =>
+    runCommand(runtime, 'override', req.body ?? {}),
   );
 
   app.get('/local/v1/commission/checklist', async () => {

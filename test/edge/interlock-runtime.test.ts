@@ -96,3 +96,16 @@ describe('interlocks and overrides in the running gateway', () => {
     expect((bad as Error).message).toMatch(/override: .*light-1\.colour/);
   });
 });
+
+describe('gateway commands', () => {
+  it('names an unknown command and bad arguments by path', async () => {
+    const { runCommand } = await import('../../edge/src/commands.js');
+    const rt = {} as Parameters<typeof runCommand>[0];
+    await expect(runCommand(rt, 'reboot', {})).rejects.toThrow(
+      "no command 'reboot' (known: write, override, cancel-override, read-points)",
+    );
+    await expect(runCommand(rt, 'write', { device: 'light-1', point: 'dim' })).rejects.toThrow(
+      /command 'write' args is invalid:\s+- value: is required/,
+    );
+  });
+});
