@@ -102,6 +102,11 @@ export const fleetCommand: Command = {
     'http-port': { type: 'string' },
     'mqtt-port': { type: 'string' },
     broker: { type: 'string' },
+    'mqtts-port': { type: 'string' },
+    'tls-hosts': { type: 'string' },
+    'public-mqtt-url': { type: 'string' },
+    'mosquitto-dir': { type: 'string' },
+    insecure: { type: 'boolean' },
     'log-level': { type: 'string' },
   },
   help: {
@@ -110,6 +115,12 @@ export const fleetCommand: Command = {
     'http-port': 'HTTP API port (default 8080)',
     'mqtt-port': 'embedded MQTT broker port (default 1883)',
     broker: 'use an external broker (mqtt://user:pass@host:port) instead of the embedded one',
+    'mqtts-port': 'embedded broker TLS port (default 8883)',
+    'tls-hosts': 'comma-separated names/IPs for the server certificate (default localhost,127.0.0.1)',
+    'public-mqtt-url': 'broker URL handed to gateways at provisioning (default the TLS listener)',
+    'mosquitto-dir':
+      'with --broker: keep Mosquitto password and ACL files here (reload Mosquitto after changes)',
+    insecure: 'no gateway credentials, no API tokens, no TLS listener (local experiments only)',
     'log-level': 'debug | info | warn | error (default info)',
   },
   async run(values) {
@@ -136,6 +147,12 @@ export const fleetCommand: Command = {
       host: (values.host as string | undefined) ?? '127.0.0.1',
       httpPort: intOption(values, 'http-port', 8080, 0, 65535),
       mqttPort: intOption(values, 'mqtt-port', 1883, 0, 65535),
+      mqttTlsPort: intOption(values, 'mqtts-port', 8883, 0, 65535),
+      tlsHosts:
+        typeof values['tls-hosts'] === 'string' ? values['tls-hosts'].split(',').filter(Boolean) : undefined,
+      publicMqttUrl: values['public-mqtt-url'] as string | undefined,
+      mosquitto: typeof values['mosquitto-dir'] === 'string' ? { dir: values['mosquitto-dir'] } : undefined,
+      security: values.insecure === true ? 'open' : 'enforced',
       externalBroker,
       log,
     });

@@ -11,6 +11,8 @@ import { rolloutCommand } from './rollout-command.js';
 import { withEdgeServiceCommands } from './edge-service-command.js';
 import { flashCommand } from './flash/command.js';
 import { commissionCommand } from './commission-command.js';
+import { firstbootCommand } from './firstboot-command.js';
+import { provisionCommand } from './provision-command.js';
 
 const commands: Command[] = [
   demoCommand,
@@ -23,6 +25,8 @@ const commands: Command[] = [
   deviceCommand,
   flashCommand,
   commissionCommand,
+  firstbootCommand,
+  provisionCommand,
   gpioCommand,
 ];
 

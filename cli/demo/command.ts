@@ -51,6 +51,8 @@ export const demoCommand: Command = {
       dataDir: join(dataDir, 'fleet'),
       httpPort: intOption(values, 'http-port', 8080, 0, 65535),
       mqttPort: intOption(values, 'mqtt-port', 1883, 0, 65535),
+      // The city in a box runs on loopback with simulated gateways: no credentials, no API tokens.
+      security: 'open',
       clock,
       log,
     });

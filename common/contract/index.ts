@@ -5,8 +5,26 @@
  */
 import { check } from '../json-schema.js';
 import {
+  commandRequestSchema,
+  commandResponseSchema,
+  configDesiredSchema,
+  configReportedSchema,
+  updateControlSchema,
+  updateProgressSchema,
+  type CommandRequest,
+  type CommandResponse,
+  type ConfigDesired,
+  type ConfigReported,
+  type UpdateControl,
+  type UpdateProgress,
+} from './control.js';
+import {
+  alarmBatchSchema,
+  eventBatchSchema,
   gatewayStateSchema,
   telemetryBatchSchema,
+  type AlarmBatch,
+  type EventBatch,
   type GatewayState,
   type TelemetryBatch,
 } from './payloads.js';
@@ -14,18 +32,38 @@ import type { Channel } from './topics.js';
 
 export * from './topics.js';
 export * from './payloads.js';
+export * from './control.js';
 
 export interface PayloadByChannel {
   telemetry: TelemetryBatch;
+  events: EventBatch;
+  alarms: AlarmBatch;
   state: GatewayState;
+  'config/reported': ConfigReported;
+  'cmd/res': CommandResponse;
+  'update/progress': UpdateProgress;
+  'config/desired': ConfigDesired;
+  'cmd/req': CommandRequest;
+  'update/control': UpdateControl;
 }
 
-const schemas: Record<Channel, object> = { telemetry: telemetryBatchSchema, state: gatewayStateSchema };
+export const schemas: Record<Channel, object> = {
+  telemetry: telemetryBatchSchema,
+  events: eventBatchSchema,
+  alarms: alarmBatchSchema,
+  state: gatewayStateSchema,
+  'config/reported': configReportedSchema,
+  'cmd/res': commandResponseSchema,
+  'update/progress': updateProgressSchema,
+  'config/desired': configDesiredSchema,
+  'cmd/req': commandRequestSchema,
+  'update/control': updateControlSchema,
+};
 
 export type Decoded<C extends Channel> =
   { ok: true; value: PayloadByChannel[C] } | { ok: false; error: string };
 
-/** Parse and validate a payload received on `channel` from `gatewayId`. Never throws. */
+/** Parse and validate a payload received on `channel` of `gatewayId`'s namespace. Never throws. */
 export function decode<C extends Channel>(
   channel: C,
   gatewayId: string,

@@ -13,22 +13,56 @@ export function isValidId(id: string): boolean {
   return ID_RE.test(id);
 }
 
-export type Channel = 'telemetry' | 'state';
-export const CHANNELS: readonly Channel[] = ['telemetry', 'state'];
+/** What a gateway publishes (all of it through its outbox, except `state`, which is also its Will). */
+export const UPLINK_CHANNELS = [
+  'telemetry',
+  'events',
+  'alarms',
+  'state',
+  'config/reported',
+  'cmd/res',
+  'update/progress',
+] as const;
+/** What the fleet publishes to one gateway. */
+export const DOWNLINK_CHANNELS = ['config/desired', 'cmd/req', 'update/control'] as const;
+
+export type UplinkChannel = (typeof UPLINK_CHANNELS)[number];
+export type DownlinkChannel = (typeof DOWNLINK_CHANNELS)[number];
+export type Channel = UplinkChannel | DownlinkChannel;
+export const CHANNELS: readonly Channel[] = [...UPLINK_CHANNELS, ...DOWNLINK_CHANNELS];
+
+const topic = (channel: Channel) => (gatewayId: string) => `${TOPIC_ROOT}/${gatewayId}/${channel}`;
 
 export const topics = {
   namespace: (gatewayId: string) => `${TOPIC_ROOT}/${gatewayId}/`,
-  telemetry: (gatewayId: string) => `${TOPIC_ROOT}/${gatewayId}/telemetry`,
-  state: (gatewayId: string) => `${TOPIC_ROOT}/${gatewayId}/state`,
-  /** What the fleet subscribes to. */
-  fleetSubscriptions: [`${TOPIC_ROOT}/+/telemetry`, `${TOPIC_ROOT}/+/state`],
+  of: (gatewayId: string, channel: Channel) => `${TOPIC_ROOT}/${gatewayId}/${channel}`,
+  telemetry: topic('telemetry'),
+  events: topic('events'),
+  alarms: topic('alarms'),
+  state: topic('state'),
+  configReported: topic('config/reported'),
+  configDesired: topic('config/desired'),
+  commandRequest: topic('cmd/req'),
+  commandResponse: topic('cmd/res'),
+  updateControl: topic('update/control'),
+  updateProgress: topic('update/progress'),
+  /** What the fleet subscribes to: everything gateways publish. */
+  fleetSubscriptions: UPLINK_CHANNELS.map((c) => `${TOPIC_ROOT}/+/${c}`),
+  /** What a gateway subscribes to: what the fleet sends it. */
+  gatewaySubscriptions: (gatewayId: string) =>
+    DOWNLINK_CHANNELS.map((c) => `${TOPIC_ROOT}/${gatewayId}/${c}`),
 } as const;
+
+export function isUplinkChannel(c: Channel): c is UplinkChannel {
+  return (UPLINK_CHANNELS as readonly string[]).includes(c);
+}
 
 /** Parse `citygate/v1/<gw>/<channel>`; undefined for anything else. */
 export function parseTopic(topic: string): { gatewayId: string; channel: Channel } | undefined {
   const parts = topic.split('/');
-  if (parts.length !== 4 || `${parts[0]}/${parts[1]}` !== TOPIC_ROOT) return undefined;
-  const [, , gatewayId, channel] = parts as [string, string, string, string];
+  if (parts.length < 4 || parts.length > 5 || `${parts[0]}/${parts[1]}` !== TOPIC_ROOT) return undefined;
+  const gatewayId = parts[2]!;
+  const channel = parts.slice(3).join('/');
   if (!isValidId(gatewayId) || !(CHANNELS as readonly string[]).includes(channel)) return undefined;
   return { gatewayId, channel: channel as Channel };
 }

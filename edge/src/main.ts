@@ -12,6 +12,7 @@ import { GpioDevice } from './gpio/device.js';
 import { openGpioBackend } from './gpio/onoff-backend.js';
 import type { GpioBackend } from './gpio/types.js';
 import type { CommissioningReport } from './commission/report.js';
+import { runCommand } from './commands.js';
 import { startLocalApi } from './local-api.js';
 import { RuleRunner } from './rules/runner.js';
 import { RtuTransport } from './modbus/rtu-transport.js';
@@ -105,19 +106,22 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
 
   const events = new EventEmitter() as EdgeEvents;
   events.setMaxListeners(0);
+  // A commissioning report leaves through the outbox like every other event.
+  events.on('commissioning', (report) => {
+    outbox
+      .put('events', [{ body: { type: 'commissioning', report }, ts: report.finishedAt }])
+      .then(() => uplink.notify())
+      .catch((err: unknown) => log.error(`outbox: commissioning report not stored: ${errorMessage(err)}`));
+  });
   const onReadings = (readings: PointReading[]): void => {
     for (const r of readings) latest.set(`${r.device}.${r.point}`, r);
     events.emit('readings', readings);
     outbox
-      .put(
-        'reading',
-        readings.map((r) => ({
-          body: { device: r.device, point: r.point, value: r.value, ...(r.unit ? { unit: r.unit } : {}) },
-          ts: r.ts,
-        })),
-      )
+      .putReadings(readings)
       .then(() => uplink.notify())
-      .catch((err: unknown) => log.error(`outbox: readings not stored: ${errorMessage(err)}`));
+      .catch((err: unknown) =>
+        log.error(`outbox write failed; readings dropped (reported as evicted): ${errorMessage(err)}`),
+      );
   };
 
   for (const lc of config.lines) {
@@ -192,7 +196,7 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
     write: deviceWrite,
     emit: (kind, body) => {
       outbox
-        .put(kind, [{ body, ts: clock.now() }])
+        .put(kind === 'alarm' ? 'alarms' : 'events', [{ body, ts: clock.now() }])
         .then(() => uplink.notify())
         .catch((err: unknown) => log.error(`outbox: ${kind} not stored: ${errorMessage(err)}`));
     },
@@ -236,6 +240,8 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
       log.info('stopped');
     },
   };
+  // Commands from the fleet (cmd/req) run through the same registry as the local API.
+  uplink.handlers.command = (req) => runCommand(runtime, req.name, req.args);
   let localApi: { close(): Promise<void> } | undefined;
   if (opts.localApi !== false) {
     localApi = await startLocalApi({ runtime, log: log.child('local-api'), ...(opts.localApi ?? {}) });

@@ -1,15 +1,12 @@
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Clock, Timer } from '../../common/clock.js';
-import {
-  encode,
-  PROTOCOL_VERSION,
-  topics,
-  type GatewayState,
-  type Reading,
-} from '../../common/contract/index.js';
+import { PROTOCOL_VERSION, topics, type Envelope, type GatewayState } from '../../common/contract/index.js';
 import { errorMessage } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
-import type { Outbox } from './outbox.js';
+import type { Outbox, OutboxBatch } from './outbox.js';
+import { eventRecord } from './outbox-validate.js';
+import { Downlink, type DownlinkHandlers } from './uplink-downlink.js';
+import { RowRate } from './uplink-rate.js';
 
 export interface UplinkOptions {
   gatewayId: string;
@@ -17,26 +14,67 @@ export interface UplinkOptions {
   username?: string;
   password?: string;
   version: string;
+  /** Rows per telemetry message (default 500). */
   batchSize?: number;
+  /** Messages published and not yet acknowledged (default 16). */
+  window?: number;
+  /** Telemetry backlog rows per second (default 2000; Infinity = no limit). Live rows are never limited. */
+  backlogRowsPerSec?: number;
+  minRetryMs?: number;
+  maxRetryMs?: number;
+  handlers?: DownlinkHandlers;
+  /** Called for every acknowledged message (metrics, tests), after its rows were deleted. */
+  onAck?: (ack: UplinkAck) => void;
 }
 
+export interface UplinkAck {
+  channel: OutboxBatch['channel'];
+  session: number;
+  seq: number;
+  /** The rows it carried: every row of its class with an id in [first, last]. */
+  first: number;
+  last: number;
+  count: number;
+  backlog: boolean;
+}
+
+/**
+ * Lifecycle: stopped → connecting → online ⇄ offline (→ connecting on each retry) → stopped.
+ * `connecting`/`offline` are transient; `online` and `stopped` are targets.
+ */
 export type UplinkState = 'stopped' | 'connecting' | 'online' | 'offline';
 
-const MIN_RETRY_MS = 500;
-const MAX_RETRY_MS = 30_000;
+export interface UplinkHealth {
+  state: UplinkState;
+  session: number;
+  seq: number;
+  inFlightMessages: number;
+  sentRows: number;
+  rejectedDownlink: number;
+}
 
 /**
  * Publishes what the outbox holds. One MQTT connection per session: each connect increments the
- * persistent session number and sets a Will carrying it; reconnects are ours (jittered backoff),
- * so every session has its own Will. Rows are confirmed only after the broker's PUBACK.
+ * persistent session number and sets a Will carrying it; reconnects are ours (jittered backoff), so
+ * every session has its own Will. Up to `window` messages are in flight; rows are confirmed (deleted)
+ * only in the PUBACK callback of the message that carried them.
  */
 export class Uplink {
   private client: MqttClient | undefined;
   private session = 0;
   private seq = 0;
-  private draining = false;
-  private retryMs = MIN_RETRY_MS;
+  /** Highest seq the broker acknowledged in this session; reported in the next birth. */
+  private ackedSeq = 0;
+  private previous: { session: number; seq: number } | undefined;
+  private generation = 0;
+  private inFlight = 0;
+  private pumping = false;
+  private pumpAgain = false;
+  private retryMs: number;
   private retryTimer: Timer | undefined;
+  private rateTimer: Timer | undefined;
+  private readonly rate: RowRate;
+  private readonly downlink: Downlink;
   state: UplinkState = 'stopped';
   sent = 0;
 
@@ -45,7 +83,20 @@ export class Uplink {
     private readonly outbox: Outbox,
     private readonly clock: Clock,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.retryMs = opts.minRetryMs ?? 500;
+    const perSec = opts.backlogRowsPerSec ?? 2000;
+    this.rate = new RowRate(perSec, Math.max(this.batchSize, perSec), clock.now());
+    this.downlink = new Downlink(opts.gatewayId, outbox, () => clock.now(), log, opts.handlers);
+  }
+
+  private get batchSize(): number {
+    return this.opts.batchSize ?? 500;
+  }
+
+  get handlers(): DownlinkHandlers {
+    return this.downlink.handlers;
+  }
 
   start(): void {
     if (this.state !== 'stopped') return;
@@ -53,7 +104,18 @@ export class Uplink {
     this.reconnect();
   }
 
-  private stateMessage(state: 'online' | 'offline'): string {
+  health(): UplinkHealth {
+    return {
+      state: this.state,
+      session: this.session,
+      seq: this.seq,
+      inFlightMessages: this.inFlight,
+      sentRows: this.sent,
+      rejectedDownlink: this.downlink.rejected,
+    };
+  }
+
+  private stateMessage(state: 'online' | 'offline', seq?: number): string {
     const msg: GatewayState = {
       v: PROTOCOL_VERSION,
       gateway: this.opts.gatewayId,
@@ -61,22 +123,42 @@ export class Uplink {
       state,
       ts: this.clock.now(),
       version: this.opts.version,
+      epoch: this.outbox.epoch,
+      ...(seq === undefined ? {} : { seq }),
+      ...(state === 'online' ? { evicted: this.outbox.evictedCounts() } : {}),
+      ...(state === 'online' && this.previous ? { previous: this.previous } : {}),
     };
-    return encode('state', msg);
+    return JSON.stringify(msg);
   }
 
   private reconnect(): void {
     this.connect().catch((err: unknown) => {
-      if (this.state !== 'stopped') this.log.error(`uplink cannot start a session: ${errorMessage(err)}`);
+      if (this.state === 'stopped') return;
+      this.log.error(`uplink cannot start a session: ${errorMessage(err)}`);
+      this.scheduleReconnect();
     });
+  }
+
+  private scheduleReconnect(): void {
+    const delay = Math.round(this.retryMs * (0.5 + Math.random()));
+    this.retryMs = Math.min(this.retryMs * 2, this.opts.maxRetryMs ?? 30_000);
+    this.log.debug(`uplink reconnecting in ${delay} ms`);
+    this.retryTimer = this.clock.setTimeout(() => this.reconnect(), delay);
   }
 
   private async connect(): Promise<void> {
     if (this.state === 'stopped') return;
-    this.session = await this.outbox.nextCounter('session');
+    this.state = 'connecting';
+    const session = await this.outbox.nextCounter('session');
+    if (this.session > 0) this.previous = { session: this.session, seq: this.ackedSeq };
+    this.session = session;
     this.seq = 0;
+    this.ackedSeq = 0;
+    await this.outbox.beginSession();
     if ((this.state as UplinkState) === 'stopped') return;
     const { gatewayId } = this.opts;
+    const gen = ++this.generation;
+    this.inFlight = 0;
     const client = mqtt.connect(this.opts.mqttUrl, {
       clientId: gatewayId,
       username: this.opts.username,
@@ -94,71 +176,149 @@ export class Uplink {
     });
     this.client = client;
     client.on('connect', () => {
+      if (gen !== this.generation) return;
       this.state = 'online';
-      this.retryMs = MIN_RETRY_MS;
+      this.retryMs = this.opts.minRetryMs ?? 500;
       this.log.info(`connected to ${this.opts.mqttUrl} (session ${this.session})`);
-      client.publish(topics.state(gatewayId), this.stateMessage('online'), { qos: 1, retain: true });
-      this.notify();
+      client.publish(topics.state(gatewayId), this.stateMessage('online', 0), { qos: 1, retain: true });
+      client.subscribe(topics.gatewaySubscriptions(gatewayId), { qos: 1 }, (err) => {
+        if (err) this.log.warn(`cannot subscribe to fleet messages: ${errorMessage(err)}`);
+      });
+      this.pump();
     });
+    client.on('message', (topic, payload) => this.downlink.handle(topic, payload, () => this.pump()));
     client.on('error', (err) => this.log.warn(`mqtt: ${errorMessage(err)}`));
     client.on('close', () => {
       if (this.client !== client) return;
       client.removeAllListeners('close');
       client.end(true);
       this.client = undefined;
+      this.generation++;
+      this.inFlight = 0;
+      this.outbox.releaseInFlight();
       if (this.state === 'stopped') return;
       this.state = 'offline';
-      const delay = Math.round(this.retryMs * (0.5 + Math.random()));
-      this.retryMs = Math.min(this.retryMs * 2, MAX_RETRY_MS);
-      this.log.debug(`uplink closed; reconnecting in ${delay} ms`);
-      this.retryTimer = this.clock.setTimeout(() => this.reconnect(), delay);
+      this.scheduleReconnect();
     });
   }
 
   /** New rows are in the outbox: publish them if connected. */
   notify(): void {
-    if (this.draining || this.state !== 'online' || !this.client) return;
-    this.draining = true;
+    this.pump();
+  }
+
+  private pump(): void {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
     const client = this.client;
+    if (this.state !== 'online' || !client) return;
+    const gen = this.generation;
+    this.pumping = true;
+    const window = this.opts.window ?? 16;
     void (async () => {
       try {
-        for (;;) {
-          if (this.client !== client || this.state !== 'online') break;
-          const rows = await this.outbox.readBatch<Omit<Reading, 'id' | 'ts'>>(
-            'reading',
-            this.opts.batchSize ?? 500,
-          );
-          if (rows.length === 0) break;
-          const payload = encode('telemetry', {
-            v: PROTOCOL_VERSION,
-            gateway: this.opts.gatewayId,
-            epoch: this.outbox.epoch,
-            session: this.session,
-            seq: ++this.seq,
-            sentAt: this.clock.now(),
-            readings: rows.map((r) => ({ ...r.body, id: r.id, ts: r.ts })),
-          });
-          await client.publishAsync(topics.telemetry(this.opts.gatewayId), payload, { qos: 1 });
-          await this.outbox.confirm(rows.map((r) => r.id));
-          this.sent += rows.length;
-        }
+        do {
+          this.pumpAgain = false;
+          while (gen === this.generation && this.inFlight < window) {
+            const allowance = this.rate.available(this.clock.now());
+            const minChunk = Math.min(this.batchSize, Math.max(1, Math.ceil(this.rate.rate / 10)));
+            const batch = await this.outbox.take(this.batchSize, allowance >= minChunk ? allowance : 0);
+            if (!batch) {
+              if (allowance < minChunk) this.waitForRate(minChunk);
+              break;
+            }
+            if (gen !== this.generation) break;
+            if (batch.backlog) this.rate.consume(batch.rows.length);
+            this.publish(client, gen, batch);
+          }
+        } while (this.pumpAgain && gen === this.generation);
       } catch (err) {
-        this.log.warn(`publish failed, will retry after reconnect: ${errorMessage(err)}`);
+        this.log.warn(`outbox read failed: ${errorMessage(err)}`);
       } finally {
-        this.draining = false;
+        this.pumping = false;
       }
     })();
+  }
+
+  private waitForRate(rows: number): void {
+    if (this.rateTimer) return;
+    this.rateTimer = this.clock.setTimeout(() => {
+      this.rateTimer = undefined;
+      this.pump();
+    }, this.rate.waitMs(rows));
+  }
+
+  private envelope(): Envelope {
+    return {
+      v: PROTOCOL_VERSION,
+      gateway: this.opts.gatewayId,
+      epoch: this.outbox.epoch,
+      session: this.session,
+      seq: ++this.seq,
+      sentAt: this.clock.now(),
+      evicted: this.outbox.evictedCounts(),
+    };
+  }
+
+  private payload(env: Envelope, batch: OutboxBatch): string {
+    // Telemetry and alarm items come joined from the outbox (no parse/stringify per row).
+    const head = JSON.stringify(env).slice(0, -1);
+    switch (batch.channel) {
+      case 'telemetry':
+        return `${head},"readings":[${batch.itemsJson ?? ''}]}`;
+      case 'alarms':
+        return `${head},"alarms":[${batch.itemsJson ?? ''}]}`;
+      case 'events':
+        return JSON.stringify({ ...env, events: batch.rows.map((r) => eventRecord(r.id, r.ts, r.body)) });
+      default:
+        return JSON.stringify({ ...env, ...batch.rows[0]!.body, id: batch.rows[0]!.id });
+    }
+  }
+
+  private publish(client: MqttClient, gen: number, batch: OutboxBatch): void {
+    this.inFlight++;
+    const env = this.envelope();
+    client.publish(
+      topics.of(this.opts.gatewayId, batch.channel),
+      this.payload(env, batch),
+      { qos: 1 },
+      (err) => {
+        if (gen === this.generation) this.inFlight--;
+        if (err) return; // not acknowledged: the rows go again in the next session
+        if (gen === this.generation) this.ackedSeq = Math.max(this.ackedSeq, env.seq);
+        this.outbox.confirm(batch).then(
+          () => {
+            this.sent += batch.count;
+            this.opts.onAck?.({
+              channel: batch.channel,
+              session: env.session,
+              seq: env.seq,
+              first: batch.first,
+              last: batch.last,
+              count: batch.count,
+              backlog: batch.backlog,
+            });
+            this.pump();
+          },
+          (e: unknown) => this.log.warn(`confirm failed (rows will be re-sent): ${errorMessage(e)}`),
+        );
+      },
+    );
   }
 
   async stop(): Promise<void> {
     this.state = 'stopped';
     this.retryTimer?.cancel();
+    this.rateTimer?.cancel();
     const client = this.client;
     this.client = undefined;
+    this.generation++;
     if (client?.connected) {
-      // A clean stop is still "offline" for the fleet: publish it, then disconnect.
+      // A clean stop is still "offline" for the fleet, with the last seq so a lost tail shows.
       await client
-        .publishAsync(topics.state(this.opts.gatewayId), this.stateMessage('offline'), {
+        .publishAsync(topics.state(this.opts.gatewayId), this.stateMessage('offline', this.seq), {
           qos: 1,
           retain: true,
         })

@@ -3,7 +3,12 @@ import { ID_PATTERN } from '../../common/contract/index.js';
 import { CityGateError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import type { Clock } from '../../common/clock.js';
+import { registerRolloutRoutes } from './http/rollout-routes.js';
 import { registerUiRoutes } from './http/ui-routes.js';
+import type { Rollouts } from './rollouts.js';
+import { registerAdminRoutes, type AdminDeps } from './http/admin-routes.js';
+import { registerOpenApi } from './http/openapi.js';
+import { registerGuard } from './auth/guard.js';
 import type { Site, SiteStore } from './sites.js';
 import type { FleetStore } from './store.js';
 
@@ -43,6 +48,10 @@ export interface ApiDeps {
   log: Logger;
   version: string;
   clock: Clock;
+  /** Releases and rollouts (routes registered when given). */
+  rollouts?: Rollouts;
+  /** API tokens and roles, provisioning, desired config, metrics. Absent: no authentication (tests of single routes). */
+  admin?: AdminDeps;
 }
 
 export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
@@ -73,6 +82,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     });
   });
 
+  await registerOpenApi(app, version);
+  if (deps.admin) {
+    registerGuard(app, deps.admin.tokens);
+    registerAdminRoutes(app, deps.admin);
+  }
+
   app.get('/api/v1/health', () => ({ status: 'ok', version }));
 
   app.get('/api/v1/gateways', async () => ({ gateways: await store.listGateways() }));
@@ -84,8 +99,42 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     return gw;
   };
 
-  app.get<{ Params: { id: string } }>('/api/v1/gateways/:id', { schema: { params: idParam } }, async (req) =>
-    findGateway(req.params.id),
+  // The record plus where its message sequence has holes (loss between the gateway and this store).
+  app.get<{ Params: { id: string } }>(
+    '/api/v1/gateways/:id',
+    { schema: { params: idParam } },
+    async (req) => {
+      const gw = await findGateway(req.params.id);
+      return { ...gw, gaps: await store.gaps(gw.id) };
+    },
+  );
+
+  app.get<{ Params: { id: string }; Querystring: { channel?: string; since?: string; limit?: number } }>(
+    '/api/v1/gateways/:id/events',
+    {
+      schema: {
+        params: idParam,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            channel: { enum: ['events', 'alarms', 'cmd/res', 'config/reported', 'update/progress'] },
+            since: { type: 'string' },
+            limit: { type: 'integer', minimum: 1, maximum: 10000 },
+          },
+        },
+      },
+    },
+    async (req) => {
+      const gw = await findGateway(req.params.id);
+      const events = await store.events({
+        gateway: gw.id,
+        channel: req.query.channel,
+        since: parseTime('since', req.query.since),
+        limit: req.query.limit ?? 1000,
+      });
+      return { gateway: gw.id, count: events.length, events };
+    },
   );
 
   app.get<{
@@ -186,6 +235,12 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     },
   );
 
+  if (deps.rollouts)
+    registerRolloutRoutes(app, {
+      releases: deps.rollouts.releases,
+      rollouts: deps.rollouts.runner,
+      uploadDir: deps.rollouts.uploadDir,
+    });
   registerUiRoutes(app);
   await app.ready();
   return app;

@@ -1,12 +1,18 @@
 import { Aedes, type Client } from 'aedes';
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import { timingSafeEqual } from 'node:crypto';
+import { identityProblem, mayPublish, maySubscribe, mayWill } from './broker-acl.js';
 import { isValidId, topics, TOPIC_ROOT } from '../../common/contract/index.js';
 import type { Logger } from '../../common/log.js';
 
 export interface EmbeddedBroker {
   readonly port: number;
   readonly url: string;
+  /** `mqtts://host:port` when a TLS listener runs. */
+  readonly tlsUrl?: string;
+  /** Close a connected client's connection now (a revoked gateway). */
+  disconnect(clientId: string): boolean;
   close(): Promise<void>;
 }
 
@@ -39,6 +45,16 @@ export async function startEmbeddedBroker(opts: {
   host: string;
   fleet: FleetIdentity;
   log: Logger;
+  /** Per-gateway credentials: username must equal the client id. Absent: any valid id may connect. */
+  gatewayAuth?: (gatewayId: string, secret: string) => Promise<boolean>;
+  /** A TLS listener (server certificate from the fleet's CA). */
+  tls?: { port: number; cert: string; key: string };
+  /**
+   * Store-before-PUBACK: called for each gateway publish before aedes acknowledges it. A returned
+   * promise holds the PUBACK until it settles; a rejection closes the gateway's connection unacked,
+   * so the gateway sends the rows again. Undefined: nothing to store, acknowledge at once.
+   */
+  sink?: (topic: string, payload: Buffer) => Promise<void> | undefined;
 }): Promise<EmbeddedBroker> {
   const { fleet, log } = opts;
   const broker = await Aedes.createBroker({
@@ -49,9 +65,12 @@ export async function startEmbeddedBroker(opts: {
         log.warn('refused connection: client id is not a valid gateway id', { clientId: id.slice(0, 80) });
         return done(new Error('client id is not a valid gateway id'), false);
       }
-      if (!claimsFleet && packet.will && !inNamespace(id, packet.will.topic)) {
-        log.warn(`refused connection from ${id}: Will topic outside its namespace`);
-        return done(new Error('Will topic outside namespace'), false);
+      const will = !claimsFleet && packet.will ? mayWill(id, packet.will) : undefined;
+      if (will && !will.ok) {
+        log.warn(`refused connection from ${id}: ${will.reason}`, {
+          topic: packet.will!.topic.slice(0, 200),
+        });
+        return done(new Error(will.reason), false);
       }
       done(null, true);
     },
@@ -68,23 +87,44 @@ export async function startEmbeddedBroker(opts: {
           return done(err, false);
         }
         (client as Client & { citygateRole?: string }).citygateRole = 'fleet';
+        return done(null, true);
       }
-      done(null, true);
+      if (!opts.gatewayAuth) return done(null, true);
+      const refuse = (why: string) => {
+        log.warn(`refused gateway connection ${client.id}: ${why}`);
+        done(Object.assign(new Error(why), { returnCode: 4 as const }), false);
+      };
+      const problem = identityProblem(client.id, username);
+      if (problem || username === undefined || password === undefined)
+        return refuse(problem ?? 'no username/password');
+      opts.gatewayAuth(client.id, password.toString()).then(
+        (ok) => (ok ? done(null, true) : refuse('bad credentials')),
+        (err: unknown) => refuse(`credential check failed: ${String(err)}`),
+      );
     },
     authorizePublish(client, packet, done) {
       if (client === null || isFleet(client, fleet)) return done(null);
-      if (!inNamespace(client.id, packet.topic)) {
-        log.warn(`denied publish by ${client.id} outside its namespace`, {
-          topic: packet.topic.slice(0, 200),
-        });
-        return done(new Error('topic outside namespace'));
+      const d = mayPublish(client.id, packet.topic, packet.retain);
+      if (!d.ok) {
+        log.warn(`denied publish by ${client.id}: ${d.reason}`, { topic: packet.topic.slice(0, 200) });
+        return done(new Error(d.reason));
       }
-      done(null);
+      const stored =
+        packet.payload.length > 0 ? opts.sink?.(packet.topic, packet.payload as Buffer) : undefined;
+      if (!stored) return done(null);
+      stored.then(
+        () => done(null),
+        (err: unknown) => {
+          log.error(`not acknowledging ${client.id}: store failed: ${String(err)}`);
+          done(new Error('store failed'));
+        },
+      );
     },
     authorizeSubscribe(client, sub, done) {
-      if (isFleet(client, fleet) || inNamespace(client.id, sub.topic)) return done(null, sub);
+      if (isFleet(client, fleet) || (client && maySubscribe(client.id, sub.topic).ok)) return done(null, sub);
       log.warn(`denied subscribe by ${client.id}`, { topic: sub.topic.slice(0, 200) });
-      done(new Error('subscription outside namespace'));
+      // A null subscription is a SUBACK failure (0x80) for this filter; the connection stays up.
+      done(null, null);
     },
   });
   const sockets = new Set<Socket>();
@@ -100,13 +140,41 @@ export async function startEmbeddedBroker(opts: {
   const addr = server.address();
   const port = typeof addr === 'object' && addr ? addr.port : opts.port;
   log.info(`embedded MQTT broker on mqtt://${opts.host}:${port} (${TOPIC_ROOT}/…)`);
+  let tlsServer: TlsServer | undefined;
+  let tlsUrl: string | undefined;
+  if (opts.tls) {
+    const srv = createTlsServer(
+      { cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' },
+      (socket) => {
+        sockets.add(socket);
+        socket.on('close', () => sockets.delete(socket));
+        broker.handle(socket);
+      },
+    );
+    tlsServer = srv;
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(opts.tls!.port, opts.host, () => resolve());
+    });
+    const a = srv.address();
+    tlsUrl = `mqtts://${opts.host}:${typeof a === 'object' && a ? a.port : opts.tls.port}`;
+    log.info(`embedded MQTT broker (TLS) on ${tlsUrl}`);
+  }
   return {
     port,
     url: `mqtt://${opts.host}:${port}`,
+    tlsUrl,
+    disconnect(clientId) {
+      const c = (broker as unknown as { clients: Record<string, Client | undefined> }).clients[clientId];
+      if (!c) return false;
+      c.close();
+      return true;
+    },
     async close() {
       await new Promise<void>((resolve) => broker.close(() => resolve()));
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (tlsServer) await new Promise<void>((resolve) => tlsServer.close(() => resolve()));
     },
   };
 }

@@ -1,12 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { realClock, type Clock } from '../../common/clock.js';
+import { parseTopic } from '../../common/contract/index.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import { packageVersion } from '../../common/package-root.js';
 import { buildApi } from './api.js';
+import { openAdmin, type FleetAdmin } from './admin.js';
+import type { ScryptCost } from './provisioning/secret-hash.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
-import { startIngest, type Ingest } from './ingest.js';
+import { IngestHandler, startIngest, type Ingest } from './ingest.js';
+import { startRollouts, type Rollouts } from './rollouts.js';
 import { SiteStore } from './sites.js';
 import { SqliteFleetStore, type FleetStore } from './store.js';
 
@@ -18,6 +22,24 @@ export interface FleetOptions {
   mqttPort?: number;
   /** Use this broker instead of the embedded one. */
   externalBroker?: { url: string; username?: string; password?: string };
+  /**
+   * 'enforced' (default): gateways need provisioned credentials, the API needs tokens with roles,
+   * the embedded broker also listens with TLS. 'open': none of it (demo and local tests only).
+   */
+  security?: 'enforced' | 'open';
+  /** TLS port of the embedded broker (0 = any free port; default 8883). */
+  mqttTlsPort?: number;
+  /** Names/addresses the broker's server certificate covers (default localhost, 127.0.0.1). */
+  tlsHosts?: string[];
+  /** The MQTT URL handed to gateways at provisioning (default: the TLS listener's). */
+  publicMqttUrl?: string;
+  /** External Mosquitto: keep its password and ACL files in this directory; called after each change. */
+  mosquitto?: { dir: string; onChange?: () => void };
+  scryptCost?: ScryptCost;
+  /** Release-signing public keys (PEM) the fleet trusts, besides those in <data>/keys/releases. */
+  releaseKeys?: string[];
+  /** The HTTP URL gateways reach the fleet at (bundle downloads); default: the listening address. */
+  publicHttpUrl?: string;
   clock?: Clock;
   log?: Logger;
 }
@@ -28,7 +50,22 @@ export interface Fleet {
   readonly store: FleetStore;
   readonly sites: SiteStore;
   readonly ingest: Ingest;
+  /** Releases and staged rollouts. */
+  readonly rollouts: Rollouts;
+  /** `mqtts://…` of the embedded broker's TLS listener (security enforced). */
+  readonly mqttTlsUrl?: string;
+  /** Provisioning, API tokens, desired config (security enforced). */
+  readonly admin?: FleetAdmin;
   stop(): Promise<void>;
+}
+
+function trustedReleaseKeys(dir: string, extra: readonly string[] = []): string[] {
+  const fromDir = existsSync(dir)
+    ? readdirSync(dir)
+        .filter((f) => f.endsWith('.pem') || f.endsWith('.pub'))
+        .map((f) => readFileSync(join(dir, f), 'utf8'))
+    : [];
+  return [...fromDir, ...extra];
 }
 
 /** The fleet composition root: store → broker (embedded or external) → ingest → HTTP API. */
@@ -40,6 +77,17 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   mkdirSync(dataDir, { recursive: true, mode: 0o750 });
 
   const store = await SqliteFleetStore.open(join(dataDir, 'fleet.db'));
+  const admin =
+    opts.security === 'open'
+      ? undefined
+      : await openAdmin({
+          dataDir,
+          clock,
+          log: log.child('admin'),
+          hosts: opts.tlsHosts ?? ['localhost', '127.0.0.1'],
+          scryptCost: opts.scryptCost,
+        });
+  const handler = new IngestHandler(store, clock, log.child('ingest'));
   let broker: EmbeddedBroker | undefined;
   let ingestOpts;
   if (opts.externalBroker) {
@@ -55,29 +103,98 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
       host,
       fleet: identity,
       log: log.child('broker'),
+      gatewayAuth: admin?.gatewayAuth,
+      tls: admin
+        ? { port: opts.mqttTlsPort ?? 8883, cert: admin.pki.serverCert, key: admin.pki.serverKey }
+        : undefined,
+      // Gateways' data is stored in the broker's publish hook, before aedes sends the PUBACK
+      // (docs/architecture.md); the subscription only carries state (births, Wills).
+      sink: (topic, payload) =>
+        parseTopic(topic)?.channel === 'state' ? undefined : handler.handle(topic, payload),
     });
     ingestOpts = {
       url: broker.url,
       clientId: `${identity.clientIdPrefix}ingest`,
       username: identity.username,
       password: identity.password,
+      channels: ['state'] as const,
     };
   }
-  const ingest = await startIngest(ingestOpts, store, clock, log.child('ingest'));
+  const ingest = await startIngest(ingestOpts, handler, log.child('ingest'));
   const sites = await SiteStore.open(join(dataDir, 'fleet.db'));
-  const api = await buildApi({ store, sites, log: log.child('api'), version: packageVersion(), clock });
+  const adminDeps = await admin?.connect({
+    control: {
+      url: ingestOpts.url,
+      clientId: `${ingestOpts.clientId}-config`,
+      username: ingestOpts.username,
+      password: ingestOpts.password,
+    },
+    publicMqttUrl: opts.publicMqttUrl ?? broker?.tlsUrl ?? ingestOpts.url,
+    disconnect: (gw) => broker?.disconnect(gw),
+    mosquitto:
+      opts.mosquitto && opts.externalBroker?.username && opts.externalBroker.password
+        ? {
+            ...opts.mosquitto,
+            fleetUser: opts.externalBroker.username,
+            fleetPassword: opts.externalBroker.password,
+          }
+        : undefined,
+    extraMetrics: () =>
+      Object.fromEntries(Object.entries(ingest.stats).map(([k, v]) => [`ingest_${k}_total`, Number(v)])),
+  });
+  let httpUrl = '';
+  const rollouts = await startRollouts({
+    dataDir,
+    trustedKeys: trustedReleaseKeys(join(dataDir, 'keys', 'releases'), opts.releaseKeys),
+    publicHttpUrl: () => opts.publicHttpUrl ?? httpUrl,
+    mqtt: {
+      url: ingestOpts.url,
+      clientId: `${ingestOpts.clientId}-rollout`,
+      username: ingestOpts.username,
+      password: ingestOpts.password,
+    },
+    directory: {
+      list: async () => {
+        const siteZones = new Map((await sites.list()).map((s) => [s.id, s.zone]));
+        return (await store.listGateways()).map((g) => ({
+          id: g.id,
+          ...(siteZones.get(g.id) ? { zone: siteZones.get(g.id)! } : {}),
+        }));
+      },
+    },
+    clock,
+    log: log.child('rollouts'),
+  });
+  handler.listeners.push((gw, m) => {
+    if (m.channel === 'update/progress') rollouts.progress(gw, m.value);
+  });
+  const api = await buildApi({
+    store,
+    sites,
+    rollouts,
+    log: log.child('api'),
+    version: packageVersion(),
+    clock,
+    admin: adminDeps,
+  });
   const address = await api.listen({ port: opts.httpPort ?? 8080, host });
+  httpUrl = address;
   log.info(`HTTP API on ${address}/api/v1`);
 
   return {
     mqttUrl: broker?.url ?? opts.externalBroker!.url,
+    mqttTlsUrl: broker?.tlsUrl,
+    admin,
     httpUrl: address,
     store,
     sites,
     ingest,
+    rollouts,
     async stop() {
       await api.close();
+      await rollouts.stop();
       await ingest.close();
+      await admin?.close();
       await broker?.close();
       await sites.close();
       await store.close();

@@ -1,5 +1,14 @@
 import type { GatewayState, TelemetryBatch } from '../../common/contract/index.js';
 import { Db } from '../../common/sqlite.js';
+import {
+  APPLY_SCHEMA,
+  applyMessage,
+  noteSession,
+  type ApplyResult,
+  type UplinkMessage,
+} from './store-apply.js';
+
+export type { ApplyResult, UplinkMessage } from './store-apply.js';
 
 export interface GatewayRecord {
   id: string;
@@ -10,6 +19,30 @@ export interface GatewayRecord {
   lastSeen: number;
   readings: number;
   duplicates: number;
+  /** Rows the gateway's outbox evicted to stay in its disk budget (all epochs), as it reported them. */
+  evicted: { telemetry: number; events: number };
+  /** Messages missing from the per-session sequence: lost between the gateway and this store. */
+  missingMessages: number;
+  /** Whole messages received more than once (broker redelivery); stored once. */
+  duplicateMessages: number;
+}
+
+/** Where a gateway's sessions have holes in their sequence. */
+export interface SessionGap {
+  epoch: string;
+  session: number;
+  /** Highest seq seen, or declared by the gateway (clean stop, next birth). */
+  lastSeq: number;
+  received: number;
+  missing: number;
+}
+
+export interface StoredEvent {
+  channel: string;
+  type: string;
+  ts: number;
+  body: unknown;
+  receivedAt: number;
 }
 
 export interface StoredReading {
@@ -35,6 +68,13 @@ export interface FleetStore {
   recordState(state: GatewayState, at: number): Promise<void>;
   /** Idempotent on (gateway, epoch, reading id): a re-sent reading is counted as a duplicate, not stored twice. */
   ingest(batch: TelemetryBatch, at: number): Promise<{ inserted: number; duplicates: number }>;
+  /**
+   * Store messages in one transaction (group commit), in order. Idempotent on (gateway, epoch,
+   * session, seq) for messages and on (gateway, epoch, id) for the items they carry.
+   */
+  apply(messages: readonly UplinkMessage[], at: number): Promise<ApplyResult[]>;
+  gaps(gateway: string): Promise<SessionGap[]>;
+  events(q: { gateway: string; channel?: string; since?: number; limit: number }): Promise<StoredEvent[]>;
   listGateways(): Promise<GatewayRecord[]>;
   getGateway(id: string): Promise<GatewayRecord | undefined>;
   telemetry(q: TelemetryQuery): Promise<StoredReading[]>;
@@ -50,7 +90,17 @@ interface GatewayRow {
   last_seen: number;
   readings: number;
   duplicates: number;
+  dup_messages: number;
+  evicted_telemetry: number | null;
+  evicted_events: number | null;
+  missing: number | null;
 }
+
+const GATEWAY_SELECT = `SELECT g.*,
+  (SELECT SUM(evicted_telemetry) FROM epochs e WHERE e.gateway = g.id) AS evicted_telemetry,
+  (SELECT SUM(evicted_events) FROM epochs e WHERE e.gateway = g.id) AS evicted_events,
+  (SELECT SUM(MAX(max_seq, declared_seq) - received) FROM sessions s WHERE s.gateway = g.id) AS missing
+  FROM gateways g`;
 
 const toRecord = (r: GatewayRow): GatewayRecord => ({
   id: r.id,
@@ -61,6 +111,9 @@ const toRecord = (r: GatewayRow): GatewayRecord => ({
   lastSeen: r.last_seen,
   readings: r.readings,
   duplicates: r.duplicates,
+  evicted: { telemetry: r.evicted_telemetry ?? 0, events: r.evicted_events ?? 0 },
+  missingMessages: Math.max(0, r.missing ?? 0),
+  duplicateMessages: r.dup_messages,
 });
 
 export class SqliteFleetStore implements FleetStore {
@@ -97,6 +150,10 @@ export class SqliteFleetStore implements FleetStore {
       ) WITHOUT ROWID;
       CREATE INDEX IF NOT EXISTS readings_by_point ON readings (gateway, device, point, ts);
       CREATE INDEX IF NOT EXISTS readings_by_time ON readings (gateway, ts);`);
+    await db.exec(APPLY_SCHEMA);
+    const cols = await db.all<{ name: string }>('PRAGMA table_info(gateways)');
+    if (!cols.some((c) => c.name === 'dup_messages'))
+      await db.exec('ALTER TABLE gateways ADD COLUMN dup_messages INTEGER NOT NULL DEFAULT 0');
     return new SqliteFleetStore(db);
   }
 
@@ -116,47 +173,82 @@ export class SqliteFleetStore implements FleetStore {
         `UPDATE gateways SET online = ?, session = ?, version = COALESCE(?, version) WHERE id = ? AND session <= ?`,
         [s.state === 'online' ? 1 : 0, s.session, s.version ?? null, s.gateway, s.session],
       );
+      // A clean stop declares its last seq; a birth declares the previous session's: a lost tail shows.
+      if (s.epoch && s.state === 'offline' && s.seq !== undefined)
+        await noteSession(db, s.gateway, s.epoch, s.session, at, { declared: s.seq });
+      if (s.epoch && s.previous)
+        await noteSession(db, s.gateway, s.epoch, s.previous.session, at, { declared: s.previous.seq });
+      if (s.epoch && s.evicted)
+        await db.run(
+          `INSERT INTO epochs (gateway, epoch, evicted_telemetry, evicted_events, first_at) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT (gateway, epoch) DO UPDATE SET
+             evicted_telemetry = MAX(evicted_telemetry, excluded.evicted_telemetry),
+             evicted_events = MAX(evicted_events, excluded.evicted_events)`,
+          [s.gateway, s.epoch, s.evicted.telemetry, s.evicted.events, at],
+        );
     });
   }
 
   async ingest(b: TelemetryBatch, at: number): Promise<{ inserted: number; duplicates: number }> {
+    const [r] = await this.apply([{ channel: 'telemetry', value: b }], at);
+    return { inserted: r!.inserted, duplicates: r!.duplicates };
+  }
+
+  apply(messages: readonly UplinkMessage[], at: number): Promise<ApplyResult[]> {
     return this.db.transaction(async (db) => {
-      await this.touch(db, b.gateway, at);
-      const before = await db.get<{ n: number }>('SELECT total_changes() AS n');
-      await db.insertMany(
-        'INSERT OR IGNORE INTO readings (gateway, epoch, rid, device, point, value, is_bool, unit, ts, received)',
-        10,
-        b.readings.map((r) => [
-          b.gateway,
-          b.epoch,
-          r.id,
-          r.device,
-          r.point,
-          typeof r.value === 'boolean' ? Number(r.value) : r.value,
-          typeof r.value === 'boolean' ? 1 : 0,
-          r.unit ?? null,
-          r.ts,
-          at,
-        ]),
-      );
-      const after = await db.get<{ n: number }>('SELECT total_changes() AS n');
-      const inserted = after!.n - before!.n;
-      const duplicates = b.readings.length - inserted;
-      await db.run('UPDATE gateways SET readings = readings + ?, duplicates = duplicates + ? WHERE id = ?', [
-        inserted,
-        duplicates,
-        b.gateway,
-      ]);
-      return { inserted, duplicates };
+      const out: ApplyResult[] = [];
+      for (const m of messages) out.push(await applyMessage(db, m, at));
+      return out;
     });
   }
 
+  async gaps(gateway: string): Promise<SessionGap[]> {
+    const rows = await this.db.all<{ epoch: string; session: number; last: number; received: number }>(
+      `SELECT epoch, session, MAX(max_seq, declared_seq) AS last, received FROM sessions
+       WHERE gateway = ? AND MAX(max_seq, declared_seq) > received ORDER BY first_at, session`,
+      [gateway],
+    );
+    return rows.map((r) => ({
+      epoch: r.epoch,
+      session: r.session,
+      lastSeq: r.last,
+      received: r.received,
+      missing: r.last - r.received,
+    }));
+  }
+
+  async events(q: {
+    gateway: string;
+    channel?: string;
+    since?: number;
+    limit: number;
+  }): Promise<StoredEvent[]> {
+    const rows = await this.db.all<{
+      channel: string;
+      type: string;
+      ts: number;
+      body: string;
+      received: number;
+    }>(
+      `SELECT channel, type, ts, body, received FROM events WHERE gateway = ? AND (? IS NULL OR channel = ?)
+       AND ts >= ? ORDER BY ts DESC, rid DESC LIMIT ?`,
+      [q.gateway, q.channel ?? null, q.channel ?? null, q.since ?? 0, q.limit],
+    );
+    return rows.map((r) => ({
+      channel: r.channel,
+      type: r.type,
+      ts: r.ts,
+      body: JSON.parse(r.body) as unknown,
+      receivedAt: r.received,
+    }));
+  }
+
   async listGateways(): Promise<GatewayRecord[]> {
-    return (await this.db.all<GatewayRow>('SELECT * FROM gateways ORDER BY id')).map(toRecord);
+    return (await this.db.all<GatewayRow>(`${GATEWAY_SELECT} ORDER BY g.id`)).map(toRecord);
   }
 
   async getGateway(id: string): Promise<GatewayRecord | undefined> {
-    const row = await this.db.get<GatewayRow>('SELECT * FROM gateways WHERE id = ?', [id]);
+    const row = await this.db.get<GatewayRow>(`${GATEWAY_SELECT} WHERE g.id = ?`, [id]);
     return row ? toRecord(row) : undefined;
   }
 

@@ -29,7 +29,13 @@ describe('one reading end to end', () => {
   beforeAll(async () => {
     sim = new TcpSimulator([{ unitId: 7, profile: profiles.get('citygate/slc-100')! }]);
     const port = await sim.listen(0);
-    fleet = await startFleet({ dataDir: join(dir.path, 'fleet'), httpPort: 0, mqttPort: 0, log });
+    fleet = await startFleet({
+      dataDir: join(dir.path, 'fleet'),
+      httpPort: 0,
+      mqttPort: 0,
+      security: 'open',
+      log,
+    });
     const config = parseGatewayConfig(
       {
         version: 1,

@@ -21,12 +21,13 @@ function tryConnect(url: string, opts: mqtt.IClientOptions): Promise<'connected'
   });
 }
 
+let seq = 0;
 const batch = (gateway: string, ids: number[], value = 1): TelemetryBatch => ({
   v: PROTOCOL_VERSION,
   gateway,
   epoch: '0123456789abcdef',
   session: 1,
-  seq: 1,
+  seq: ++seq,
   sentAt: Date.now(),
   readings: ids.map((id) => ({
     id,
@@ -45,7 +46,7 @@ describe('fleet HTTP API and ingest', () => {
   let gw: mqtt.MqttClient;
 
   beforeAll(async () => {
-    fleet = await startFleet({ dataDir: dir.path, httpPort: 0, mqttPort: 0, log });
+    fleet = await startFleet({ dataDir: dir.path, httpPort: 0, mqttPort: 0, security: 'open', log });
     gw = await mqtt.connectAsync(fleet.mqttUrl, { clientId: 'gw-a', reconnectPeriod: 0 });
   });
   afterAll(async () => {
@@ -124,7 +125,7 @@ describe('fleet HTTP API and ingest', () => {
     const closed = new Promise<void>((r) => intruder.once('close', () => r()));
     intruder.publish(topics.telemetry('gw-a'), JSON.stringify(batch('gw-a', [100])), { qos: 1 });
     await closed; // aedes closes the connection on an authorizePublish error
-    expect(log.lines.some((l) => l.includes('denied publish by gw-c outside its namespace'))).toBe(true);
+    expect(log.lines.some((l) => l.includes('denied publish by gw-c'))).toBe(true);
     expect((await fleet.store.getGateway('gw-a'))?.readings).toBe(4);
     await intruder.endAsync(true);
   });

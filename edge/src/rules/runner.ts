@@ -9,7 +9,12 @@ const MAX_TIMER_MS = 3_600_000;
 
 /** A write refused because an interlock holds the point (e.g. a pump on thermal trip stays off). */
 export class InterlockError extends CityGateError {
-  constructor(device: string, point: string, value: Value, readonly interlock: string) {
+  constructor(
+    device: string,
+    point: string,
+    value: Value,
+    readonly interlock: string,
+  ) {
     super('interlock', `${device}.${point} = ${String(value)} refused: interlock '${interlock}' is active`);
   }
 }

@@ -1,0 +1,246 @@
+/**
+ * npm run bench:uplink
+ * 1. Outbox durable writes (WAL, synchronous=FULL, batches of 500) vs a bare multi-row INSERT into a
+ *    plain table with the same settings.
+ * 2. Drain: a backlog of readings from the outbox through the Uplink (QoS 1, window 8, rows deleted on
+ *    PUBACK) vs a raw mqtt.js QoS 1 publisher sending the same payloads to the same broker.
+ * 3. End to end: readings/s from a gateway's outbox into the fleet store vs raw broker pass-through
+ *    (mqtt.js publisher → broker → mqtt.js QoS 1 subscriber) on the same broker software.
+ * Each against the embedded aedes and Mosquitto from Debian.
+ */
+import { Aedes } from 'aedes';
+import mqtt from 'mqtt';
+import { createServer } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { realClock } from '../common/clock.js';
+import { createLogger } from '../common/log.js';
+import { Db } from '../common/sqlite.js';
+import { Outbox } from '../edge/src/outbox.js';
+import { Uplink } from '../edge/src/uplink.js';
+import { startFleet } from '../fleet/src/main.js';
+import { freePort, Mosquitto } from '../test/e2e/loss/harness.js';
+import { printTable, type Row } from './table.js';
+
+const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
+const BATCH = 500;
+const log = createLogger({ level: 'error' });
+const work = mkdtempSync(join(tmpdir(), 'citygate-bench-uplink-'));
+let n = 0;
+const path = (name: string) => join(work, `${++n}-${name}`);
+
+const reading = (i: number) => ({
+  device: 'meter-1',
+  point: `p${i % 8}`,
+  value: i * 0.5,
+  unit: 'kWh',
+  ts: 1_763_856_000_000 + i,
+});
+const readings = (from: number, count: number) => Array.from({ length: count }, (_, i) => reading(from + i));
+
+async function fill(o: Outbox, rows: number): Promise<void> {
+  for (let i = 0; i < rows; i += BATCH) await o.putReadings(readings(i, Math.min(BATCH, rows - i)));
+}
+
+async function outboxWrites(): Promise<Row> {
+  const rows = ROWS;
+  const o = await Outbox.open(path('outbox.db'));
+  let t0 = performance.now();
+  await fill(o, rows);
+  const ours = rows / ((performance.now() - t0) / 1000);
+  await o.close();
+  const db = await Db.open(path('plain.db'));
+  await db.exec(
+    'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT, ts INTEGER)',
+  );
+  t0 = performance.now();
+  for (let i = 0; i < rows; i += BATCH) {
+    const chunk = readings(i, Math.min(BATCH, rows - i));
+    await db.transaction((d) =>
+      d.insertMany(
+        'INSERT INTO t (body, ts)',
+        2,
+        chunk.map((r) => [JSON.stringify(r), r.ts]),
+      ),
+    );
+  }
+  const baseline = rows / ((performance.now() - t0) / 1000);
+  await db.close();
+  return {
+    metric: 'outbox durable writes (batches of 500)',
+    ours,
+    baseline,
+    unit: 'rows/s',
+    better: 'higher',
+    goal: 'baseline: bare INSERT, WAL+FULL',
+  };
+}
+
+/** The payloads the uplink would send, pre-serialised, for the raw publisher. */
+function rawPayloads(gw: string, rows: number): string[] {
+  const out: string[] = [];
+  for (let i = 0, seq = 1; i < rows; i += BATCH, seq++) {
+    const rs = readings(i, Math.min(BATCH, rows - i)).map((r, j) => ({ ...r, id: i + j + 1 }));
+    out.push(
+      JSON.stringify({
+        v: 1,
+        gateway: gw,
+        epoch: '0123456789abcdef',
+        session: 1,
+        seq,
+        sentAt: Date.now(),
+        evicted: { telemetry: 0, events: 0 },
+        readings: rs,
+      }),
+    );
+  }
+  return out;
+}
+
+async function rawPublish(url: string, clientId: string, payloads: string[], topic: string): Promise<number> {
+  const c = await mqtt.connectAsync(url, { clientId, protocolVersion: 4, reconnectPeriod: 0 });
+  const t0 = performance.now();
+  await Promise.all(payloads.map((p) => c.publishAsync(topic, p, { qos: 1 })));
+  const s = (performance.now() - t0) / 1000;
+  await c.endAsync();
+  return s;
+}
+
+async function drainUplink(url: string, gw: string): Promise<number> {
+  const o = await Outbox.open(path('drain.db'));
+  await fill(o, ROWS);
+  const up = new Uplink(
+    { gatewayId: gw, mqttUrl: url, version: 'bench', backlogRowsPerSec: Infinity, batchSize: BATCH },
+    o,
+    realClock,
+    log,
+  );
+  const t0 = performance.now();
+  up.start();
+  while ((await o.depth()) > 0) await new Promise((r) => setTimeout(r, 5));
+  const s = (performance.now() - t0) / 1000;
+  await up.stop();
+  await o.close();
+  return s;
+}
+
+async function plainAedes(): Promise<{ url: string; close(): Promise<void> }> {
+  const broker = await Aedes.createBroker();
+  const server = createServer(broker.handle);
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', () => r()));
+  return {
+    url: `mqtt://127.0.0.1:${port}`,
+    close: async () => {
+      await new Promise<void>((r) => broker.close(() => r()));
+      server.close();
+    },
+  };
+}
+
+async function passThrough(url: string): Promise<number> {
+  const topic = 'citygate/v1/gw-raw/telemetry';
+  const sub = await mqtt.connectAsync(url, { clientId: 'raw-sub', protocolVersion: 4, reconnectPeriod: 0 });
+  await sub.subscribeAsync(topic, { qos: 1 });
+  const payloads = rawPayloads('gw-raw', ROWS);
+  let got = 0;
+  const done = new Promise<void>((resolve) =>
+    sub.on('message', () => ++got === payloads.length && resolve()),
+  );
+  const t0 = performance.now();
+  await rawPublish(url, 'gw-raw', payloads, topic);
+  await done;
+  const s = (performance.now() - t0) / 1000;
+  await sub.endAsync();
+  return s;
+}
+
+async function endToEnd(
+  fleetUrl: string,
+  store: { getGateway(id: string): Promise<{ readings: number } | undefined> },
+  gw: string,
+): Promise<number> {
+  const o = await Outbox.open(path('e2e.db'));
+  await fill(o, ROWS);
+  const up = new Uplink(
+    { gatewayId: gw, mqttUrl: fleetUrl, version: 'bench', backlogRowsPerSec: Infinity, batchSize: BATCH },
+    o,
+    realClock,
+    log,
+  );
+  const t0 = performance.now();
+  up.start();
+  while (((await store.getGateway(gw))?.readings ?? 0) < ROWS) await new Promise((r) => setTimeout(r, 5));
+  const s = (performance.now() - t0) / 1000;
+  await up.stop();
+  await o.close();
+  return s;
+}
+
+async function brokerRows(kind: 'aedes' | 'mosquitto'): Promise<Row[]> {
+  let mosq: Mosquitto | undefined;
+  let plain: { url: string; close(): Promise<void> } | undefined;
+  let rawUrl: string;
+  if (kind === 'mosquitto') {
+    mosq = new Mosquitto(mkdtempSync(join(work, 'mosq-')), await freePort());
+    await mosq.start();
+    rawUrl = mosq.url;
+  } else {
+    plain = await plainAedes();
+    rawUrl = plain.url;
+  }
+  try {
+    const rawDrain = await rawPublish(
+      rawUrl,
+      'gw-rawpub',
+      rawPayloads('gw-rawpub', ROWS),
+      'citygate/v1/gw-rawpub/telemetry',
+    );
+    const ourDrain = await drainUplink(rawUrl, `gw-drain-${kind}`);
+    const rawE2e = await passThrough(rawUrl);
+    const fleet = await startFleet({
+      dataDir: path('fleet'),
+      httpPort: 0,
+      mqttPort: 0,
+      security: 'open',
+      externalBroker: mosq ? { url: mosq.url } : undefined,
+      log,
+    });
+    const ourE2e = await endToEnd(mosq ? mosq.url : fleet.mqttUrl, fleet.store, `gw-e2e-${kind}`);
+    await fleet.stop();
+    return [
+      {
+        metric: `${kind}: outbox drain vs raw mqtt.js QoS 1 publisher`,
+        ours: ROWS / ourDrain,
+        baseline: ROWS / rawDrain,
+        unit: 'rows/s',
+        better: 'higher',
+        goal: '≥ 0.50×',
+      },
+      {
+        metric: `${kind}: end to end into the fleet store vs raw pass-through`,
+        ours: ROWS / ourE2e,
+        baseline: ROWS / rawE2e,
+        unit: 'readings/s',
+        better: 'higher',
+        goal: kind === 'aedes' ? '≥ 0.60×' : '≥ 0.85×',
+      },
+    ];
+  } finally {
+    await plain?.close();
+    await mosq?.stop();
+  }
+}
+
+try {
+  const rows: Row[] = [
+    await outboxWrites(),
+    ...(await brokerRows('aedes')),
+    ...(await brokerRows('mosquitto')),
+  ];
+  printTable(`Uplink (${ROWS.toLocaleString('en')} readings per measurement, messages of ${BATCH})`, rows);
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
+process.exit(0);

@@ -1,0 +1,108 @@
+import { join } from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import type { Clock } from '../../common/clock.js';
+import {
+  encode,
+  PROTOCOL_VERSION,
+  topics,
+  type UpdateControl,
+  type UpdateProgress,
+} from '../../common/contract/index.js';
+import { errorMessage } from '../../common/errors.js';
+import type { Logger } from '../../common/log.js';
+import { ReleaseStore } from './releases/store.js';
+import { FileRolloutPersistence, RolloutRunner, type GatewayDirectory } from './rollout/runner.js';
+import type { GatewayReport } from './rollout/types.js';
+
+export interface Rollouts {
+  readonly releases: ReleaseStore;
+  readonly runner: RolloutRunner;
+  readonly uploadDir: string;
+  /** Feed a gateway's `update/progress` (from ingest) into its rollout. */
+  progress(gateway: string, p: UpdateProgress): void;
+  stop(): Promise<void>;
+}
+
+/**
+ * Rollout transaction ids are `<rollout>:<gateway>`; the wire's tx allows [A-Za-z0-9_-] only, and
+ * neither rollout nor gateway ids contain `_`, so `:` ↔ `_` maps both ways without ambiguity.
+ */
+export const wireTx = (txId: string): string => txId.replace(':', '_');
+const runnerTx = (tx: string): string => tx.replace('_', ':');
+
+/** A gateway's update progress as the rollout machine counts it. */
+export function toReport(p: UpdateProgress): GatewayReport | undefined {
+  if (!p.tx) return undefined;
+  const txId = runnerTx(p.tx);
+  if (p.status === 'failed')
+    return { txId, status: 'failed', step: p.step, ...(p.detail ? { reason: p.detail } : {}) };
+  if (p.status === 'done' && p.step === 'commit') return { txId, status: 'committed', step: p.step };
+  if (p.status === 'done' && p.step === 'rollback')
+    return { txId, status: 'rolled-back', step: p.step, ...(p.detail ? { reason: p.detail } : {}) };
+  if (p.status === 'done' && p.step === 'busy') return { txId, status: 'busy', step: p.step };
+  return { txId, status: 'running', step: p.step };
+}
+
+/**
+ * Releases and staged rollouts for the fleet: the store of signed bundles, the rollout runner with
+ * its state on disk, and the sender that puts `update/control` on each gateway's topic (QoS 1).
+ */
+export async function startRollouts(opts: {
+  dataDir: string;
+  trustedKeys: readonly string[];
+  /** Base URL gateways download bundles from (the fleet's public HTTP URL). */
+  publicHttpUrl: () => string;
+  mqtt: { url: string; clientId: string; username?: string; password?: string };
+  directory: GatewayDirectory;
+  clock: Clock;
+  log: Logger;
+}): Promise<Rollouts> {
+  const releases = new ReleaseStore(join(opts.dataDir, 'releases'), opts.trustedKeys);
+  const client: MqttClient = await mqtt.connectAsync(opts.mqtt.url, {
+    clientId: opts.mqtt.clientId,
+    username: opts.mqtt.username,
+    password: opts.mqtt.password,
+    protocolVersion: 4,
+    reconnectPeriod: 1000,
+  });
+  client.on('error', (err) => opts.log.warn(`rollout mqtt: ${errorMessage(err)}`));
+  const runner = new RolloutRunner({
+    clock: opts.clock,
+    log: opts.log,
+    directory: opts.directory,
+    persistence: new FileRolloutPersistence(join(opts.dataDir, 'rollouts')),
+    hasRelease: (v) => releases.has(v),
+    sender: {
+      async sendUpdate(gateway, cmd) {
+        const build = releases.list().find((r) => r.version === cmd.version);
+        const msg: UpdateControl = {
+          v: PROTOCOL_VERSION,
+          gateway,
+          tx: wireTx(cmd.txId),
+          action: 'install',
+          release: {
+            version: cmd.version,
+            url: `${opts.publicHttpUrl()}${cmd.bundlePath}`,
+            sha256: build?.builds[0]?.sha256 ?? '0'.repeat(64),
+          },
+          ts: opts.clock.now(),
+        };
+        await client.publishAsync(topics.updateControl(gateway), encode('update/control', msg), { qos: 1 });
+      },
+    },
+  });
+  runner.start();
+  return {
+    releases,
+    runner,
+    uploadDir: join(opts.dataDir, 'uploads'),
+    progress(gateway, p) {
+      const r = toReport(p);
+      if (r) runner.report(gateway, r);
+    },
+    async stop() {
+      runner.stop();
+      await client.endAsync();
+    },
+  };
+}

@@ -1,0 +1,8 @@
+import { describe, it } from 'vitest';
+import { killEdgeScenario } from './kill-edge.js';
+
+describe('kill -9 of the edge during bursts (Mosquitto)', () => {
+  it('26 kills in 2 lanes: every committed reading and alarm reaches the fleet exactly once', async () => {
+    await killEdgeScenario('mosquitto', 13);
+  }, 60_000);
+});
