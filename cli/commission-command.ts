@@ -13,7 +13,6 @@ interface Device {
   online: boolean | undefined;
 }
 
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until(fn: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {

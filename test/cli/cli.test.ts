@@ -56,7 +56,17 @@ describe('citygate CLI', () => {
 
   it('demo runs a fleet with three gateways and stops cleanly on Ctrl-C with no stray processes', async () => {
     const dir = tempDir();
-    const child = startCli(['demo', '--data', dir.path, '--gateways', '3', '--http-port', '0', '--mqtt-port', '0']);
+    const child = startCli([
+      'demo',
+      '--data',
+      dir.path,
+      '--gateways',
+      '3',
+      '--http-port',
+      '0',
+      '--mqtt-port',
+      '0',
+    ]);
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));

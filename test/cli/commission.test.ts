@@ -105,14 +105,19 @@ describe('citygate commission', () => {
   it('serves a live checklist page on the local port, readable only with the printed link', async () => {
     const link = (await runCli(['commission', '--gateway', dir.path, '--page'])).stdout.trim();
     expect(link).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/local\/commission#token=[\w-]+$/);
-    const browser = await chromium.launch({ executablePath: '/usr/lib/chromium/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+    const browser = await chromium.launch({
+      executablePath: '/usr/lib/chromium/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+    });
     try {
       const page = await browser.newPage({ viewport: { width: 390, height: 844 } });
       await page.goto(link);
       await page.waitForSelector('li.fail');
       expect(await page.textContent('#items')).toMatch(/FAIL · light-2 answers and reads plausibly/);
       await page.goto(link.split('#')[0]!);
-      await expect.poll(() => page.textContent('#summary')).toContain('open this page with the link printed by citygate commission --page');
+      await expect
+        .poll(() => page.textContent('#summary'))
+        .toContain('open this page with the link printed by citygate commission --page');
     } finally {
       await browser.close();
     }

@@ -22,7 +22,19 @@ describe('fleet dashboard in a real browser', () => {
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
-    demo = startCli(['demo', '--data', dir.path, '--gateways', '4', '--speed', '10', '--http-port', '0', '--mqtt-port', '0']);
+    demo = startCli([
+      'demo',
+      '--data',
+      dir.path,
+      '--gateways',
+      '4',
+      '--speed',
+      '10',
+      '--http-port',
+      '0',
+      '--mqtt-port',
+      '0',
+    ]);
     let out = '';
     demo.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     demo.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -48,8 +60,14 @@ describe('fleet dashboard in a real browser', () => {
 
   it('shows the map with every gateway of the district', async () => {
     await page.goto(url);
-    await page.waitForFunction(() => document.querySelectorAll('svg.map circle.gw.ok, svg.map circle.gw.bad').length === 4, null, { timeout: 20_000 });
-    const ids = await page.$$eval('svg.map [data-gw]', (els) => els.map((e) => (e as HTMLElement).dataset.gw).sort());
+    await page.waitForFunction(
+      () => document.querySelectorAll('svg.map circle.gw.ok, svg.map circle.gw.bad').length === 4,
+      null,
+      { timeout: 20_000 },
+    );
+    const ids = await page.$$eval('svg.map [data-gw]', (els) =>
+      els.map((e) => (e as HTMLElement).dataset.gw).sort(),
+    );
     expect(ids).toEqual(['gw-1', 'gw-2', 'gw-3', 'gw-4']);
     expect(await page.textContent('#summary')).toBe('4/4 gateways online');
     await page.screenshot({ path: join(SHOTS, 'map.png') });
