@@ -202,6 +202,8 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     return t ? { auth: true, name: t.name, role: t.role } : { auth: false };
   });
 
+  app.get('/api/v1/commissioning', async () => ({ commissioning: await sites.commissioning() }));
+
   app.get('/api/v1/sites', async () => ({ sites: await sites.list() }));
   app.put<{ Params: { id: string }; Body: Site }>(
     '/api/v1/sites/:id',

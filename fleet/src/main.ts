@@ -59,6 +59,14 @@ export interface Fleet {
   stop(): Promise<void>;
 }
 
+/** The parts of a gateway's commissioning report the fleet keeps (edge/src/commission/report.ts). */
+interface CommissioningSummary {
+  finishedAt: number;
+  by: string;
+  passed?: boolean;
+  items?: { status: string; title: unknown }[];
+}
+
 function trustedReleaseKeys(dir: string, extra: readonly string[] = []): string[] {
   const fromDir = existsSync(dir)
     ? readdirSync(dir)
@@ -167,6 +175,20 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   });
   handler.listeners.push((gw, m) => {
     if (m.channel === 'update/progress') rollouts.progress(gw, m.value);
+    if (m.channel === 'events')
+      for (const e of m.value.events) {
+        const r =
+          e.type === 'commissioning' ? (e.data?.report as CommissioningSummary | undefined) : undefined;
+        if (r && typeof r.finishedAt === 'number' && typeof r.by === 'string')
+          void sites
+            .recordCommissioning(gw, {
+              at: r.finishedAt,
+              by: r.by,
+              passed: r.passed === true,
+              failed: (r.items ?? []).filter((i) => i.status === 'fail').map((i) => String(i.title)),
+            })
+            .catch((err: unknown) => log.error(`commissioning of ${gw} not recorded: ${String(err)}`));
+      }
   });
   const api = await buildApi({
     store,

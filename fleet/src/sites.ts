@@ -10,6 +10,16 @@ export interface Site {
   zone?: string;
 }
 
+/** The latest commissioning of a gateway, from the report it sent through its outbox. */
+export interface Commissioning {
+  gateway: string;
+  at: number;
+  by: string;
+  passed: boolean;
+  /** Titles of the checks that failed. */
+  failed: string[];
+}
+
 /** The site registry, in the fleet database (its own connection and table). */
 export class SiteStore {
   private constructor(private readonly db: Db) {}
@@ -24,6 +34,13 @@ export class SiteStore {
         lat REAL NOT NULL,
         lon REAL NOT NULL,
         zone TEXT
+      );
+      CREATE TABLE IF NOT EXISTS commissioning (
+        gateway TEXT PRIMARY KEY,
+        at INTEGER NOT NULL,
+        by TEXT NOT NULL,
+        passed INTEGER NOT NULL,
+        failed TEXT NOT NULL
       );`);
     return new SiteStore(db);
   }
@@ -55,6 +72,33 @@ export class SiteStore {
 
   async get(id: string): Promise<Site | undefined> {
     return (await this.list()).find((s) => s.id === id);
+  }
+
+  /** Keep a gateway's latest commissioning report (by its finishing time). */
+  async recordCommissioning(gateway: string, c: Omit<Commissioning, 'gateway'>): Promise<void> {
+    await this.db.run(
+      `INSERT INTO commissioning (gateway, at, by, passed, failed) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (gateway) DO UPDATE SET at = excluded.at, by = excluded.by, passed = excluded.passed, failed = excluded.failed
+       WHERE excluded.at >= commissioning.at`,
+      [gateway, c.at, c.by, c.passed ? 1 : 0, JSON.stringify(c.failed)],
+    );
+  }
+
+  async commissioning(): Promise<Commissioning[]> {
+    const rows = await this.db.all<{
+      gateway: string;
+      at: number;
+      by: string;
+      passed: number;
+      failed: string;
+    }>('SELECT gateway, at, by, passed, failed FROM commissioning ORDER BY gateway');
+    return rows.map((r) => ({
+      gateway: r.gateway,
+      at: r.at,
+      by: r.by,
+      passed: r.passed === 1,
+      failed: JSON.parse(r.failed) as string[],
+    }));
   }
 
   close(): Promise<void> {

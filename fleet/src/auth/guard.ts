@@ -20,6 +20,7 @@ declare module 'fastify' {
 /** Routes registered outside the admin plugin (api.ts). */
 export const ROUTE_PERMISSIONS: Record<string, Permission> = {
   'GET /api/v1/me': 'read',
+  'GET /api/v1/commissioning': 'read',
   'GET /api/v1/releases': 'read',
   'GET /api/v1/rollouts': 'read',
   'GET /api/v1/rollouts/:id': 'read',

@@ -141,6 +141,7 @@ const ROUTES: RouteCase[] = [
   { method: 'GET', route: '/metrics', path: '/metrics', need: 'read' },
   { method: 'GET', route: '/api/v1/openapi.json', path: '/api/v1/openapi.json', need: 'public' },
   { method: 'GET', route: '/api/v1/releases', path: '/api/v1/releases', need: 'read' },
+  { method: 'GET', route: '/api/v1/commissioning', path: '/api/v1/commissioning', need: 'read' },
   { method: 'POST', route: '/api/v1/releases', path: '/api/v1/releases', need: 'admin' },
   {
     method: 'GET',
