@@ -5,6 +5,7 @@ import type { Logger } from '../../common/log.js';
 import type { Clock } from '../../common/clock.js';
 import { registerRolloutRoutes } from './http/rollout-routes.js';
 import { registerUiRoutes } from './http/ui-routes.js';
+import type { AlarmBoard } from './alarms.js';
 import type { Rollouts } from './rollouts.js';
 import { registerAdminRoutes, type AdminDeps } from './http/admin-routes.js';
 import { registerOpenApi } from './http/openapi.js';
@@ -48,6 +49,7 @@ export interface ApiDeps {
   log: Logger;
   version: string;
   clock: Clock;
+  alarms: AlarmBoard;
   /** Releases and rollouts (routes registered when given). */
   rollouts?: Rollouts;
   /** API tokens and roles, provisioning, desired config, metrics. Absent: no authentication (tests of single routes). */
@@ -203,6 +205,52 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   });
 
   app.get('/api/v1/commissioning', async () => ({ commissioning: await sites.commissioning() }));
+
+  app.get<{ Querystring: { active?: boolean; gateway?: string } }>(
+    '/api/v1/alarms',
+    {
+      schema: {
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { active: { type: 'boolean' }, gateway: { type: 'string', pattern: ID_PATTERN } },
+        },
+      },
+    },
+    async (req) => ({ alarms: await deps.alarms.list(req.query) }),
+  );
+  app.post<{ Params: { gateway: string; key: string }; Body: { note?: string } }>(
+    '/api/v1/alarms/:gateway/:key/ack',
+    {
+      schema: {
+        params: {
+          type: 'object',
+          required: ['gateway', 'key'],
+          properties: {
+            gateway: { type: 'string', pattern: ID_PATTERN },
+            key: { type: 'string', minLength: 1, maxLength: 200 },
+          },
+        },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { note: { type: 'string', maxLength: 500 } },
+        },
+      },
+    },
+    async (req) => {
+      const by = (req as { apiToken?: { name: string } }).apiToken?.name ?? 'operator';
+      if (
+        !(await deps.alarms.acknowledge(req.params.gateway, req.params.key, by, clock.now(), req.body?.note))
+      )
+        throw new HttpError(
+          404,
+          'unknown-alarm',
+          `gateway '${req.params.gateway}' has no alarm '${req.params.key}'`,
+        );
+      return { gateway: req.params.gateway, key: req.params.key, ackBy: by };
+    },
+  );
 
   app.get('/api/v1/sites', async () => ({ sites: await sites.list() }));
   app.put<{ Params: { id: string }; Body: Site }>(

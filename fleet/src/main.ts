@@ -10,6 +10,7 @@ import { openAdmin, type FleetAdmin } from './admin.js';
 import type { ScryptCost } from './provisioning/secret-hash.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { IngestHandler, startIngest, type Ingest } from './ingest.js';
+import { AlarmBoard } from './alarms.js';
 import { startRollouts, type Rollouts } from './rollouts.js';
 import { SiteStore } from './sites.js';
 import { SqliteFleetStore, type FleetStore } from './store.js';
@@ -150,6 +151,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     extraMetrics: () =>
       Object.fromEntries(Object.entries(ingest.stats).map(([k, v]) => [`ingest_${k}_total`, Number(v)])),
   });
+  const alarms = await AlarmBoard.open(join(dataDir, 'fleet.db'));
   let httpUrl = '';
   const rollouts = await startRollouts({
     dataDir,
@@ -175,6 +177,10 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   });
   handler.listeners.push((gw, m) => {
     if (m.channel === 'update/progress') rollouts.progress(gw, m.value);
+    if (m.channel === 'alarms')
+      void alarms
+        .record(gw, m.value.alarms)
+        .catch((err: unknown) => log.error(`alarms of ${gw} not recorded: ${String(err)}`));
     if (m.channel === 'events')
       for (const e of m.value.events) {
         const r =
@@ -193,6 +199,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   const api = await buildApi({
     store,
     sites,
+    alarms,
     rollouts,
     log: log.child('api'),
     version: packageVersion(),
@@ -218,6 +225,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
       await ingest.close();
       await admin?.close();
       await broker?.close();
+      await alarms.close();
       await sites.close();
       await store.close();
     },

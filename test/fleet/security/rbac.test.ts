@@ -142,6 +142,14 @@ const ROUTES: RouteCase[] = [
   { method: 'GET', route: '/api/v1/openapi.json', path: '/api/v1/openapi.json', need: 'public' },
   { method: 'GET', route: '/api/v1/releases', path: '/api/v1/releases', need: 'read' },
   { method: 'GET', route: '/api/v1/commissioning', path: '/api/v1/commissioning', need: 'read' },
+  { method: 'GET', route: '/api/v1/alarms', path: '/api/v1/alarms', need: 'read' },
+  {
+    method: 'POST',
+    route: '/api/v1/alarms/{gateway}/{key}/ack',
+    path: '/api/v1/alarms/gw-none/k/ack',
+    need: 'operate',
+    body: {},
+  },
   { method: 'POST', route: '/api/v1/releases', path: '/api/v1/releases', need: 'admin' },
   {
     method: 'GET',
