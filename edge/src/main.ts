@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { realClock, type Clock } from '../../common/clock.js';
+import { realClock, type Clock, type Timer } from '../../common/clock.js';
 import { CityGateError, errorMessage } from '../../common/errors.js';
 import { createLogger, type Logger } from '../../common/log.js';
 import { packageVersion } from '../../common/package-root.js';
@@ -31,6 +31,8 @@ export interface EdgeOptions {
   transportFor?: (line: LineConfig) => ModbusTransport;
   /** GPIO backend for cabinet I/O; default: onoff on /sys/class/gpio (a fake board in tests and the demo). */
   gpio?: GpioBackend | (() => Promise<GpioBackend>);
+  /** How often the gateway reports its health (outbox depth and age, uplink, lines) to the fleet. Default 60 s. */
+  healthEveryMs?: number;
   /** The loopback API for technicians (port 0 = any free port; false = none). Default: on, any port. */
   localApi?: { port?: number; host?: string } | false;
 }
@@ -231,6 +233,7 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
       return deviceWrite(device, point, value);
     },
     async stop() {
+      healthTimer?.cancel();
       await localApi?.close();
       await rules.stop({ failSafe: 'gateway stopping' });
       for (const g of gpioDevices.values()) g.stop();
@@ -240,6 +243,27 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
       log.info('stopped');
     },
   };
+  // Health for the fleet (outbox depth and oldest unsent age, uplink, line utilisation), through the outbox.
+  let healthTimer: Timer | undefined;
+  const reportHealth = (): void => {
+    healthTimer = clock.setTimeout(reportHealth, opts.healthEveryMs ?? 60_000);
+    void (async () => {
+      const body = {
+        type: 'health',
+        outbox: await outbox.health(),
+        uplink: uplink.health(),
+        lines: [...lines.values()].map((l) => ({
+          id: l.id,
+          utilisation: Number(l.stats.utilisation().toFixed(4)),
+          transactions: l.stats.transactions,
+        })),
+      };
+      await outbox.put('events', [{ body, ts: clock.now() }]);
+      uplink.notify();
+    })().catch((err: unknown) => log.warn(`health report not stored: ${errorMessage(err)}`));
+  };
+  healthTimer = clock.setTimeout(reportHealth, Math.min(5_000, opts.healthEveryMs ?? 60_000));
+
   // Commands from the fleet (cmd/req) run through the same registry as the local API.
   uplink.handlers.command = (req) => runCommand(runtime, req.name, req.args);
   let localApi: { close(): Promise<void> } | undefined;

@@ -141,7 +141,14 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
 
   app.get<{
     Params: { id: string };
-    Querystring: { device?: string; point?: string; since?: string; until?: string; limit?: number };
+    Querystring: {
+      device?: string;
+      point?: string;
+      since?: string;
+      until?: string;
+      limit?: number;
+      bucketMs?: number;
+    };
   }>(
     '/api/v1/gateways/:id/telemetry',
     {
@@ -156,6 +163,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
             since: { type: 'string' },
             until: { type: 'string' },
             limit: { type: 'integer', minimum: 1, maximum: 10000 },
+            bucketMs: { type: 'integer', minimum: 1000, maximum: 31 * 86_400_000 },
           },
         },
       },
@@ -163,6 +171,21 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     async (req) => {
       const gw = await findGateway(req.params.id);
       const q = req.query;
+      if (q.bucketMs !== undefined) {
+        // Downsampled: one row per point and time bucket with mean, min, max and count.
+        const buckets = await store.telemetryBuckets(
+          {
+            gateway: gw.id,
+            device: q.device,
+            point: q.point,
+            since: parseTime('since', q.since),
+            until: parseTime('until', q.until),
+            limit: q.limit ?? 1000,
+          },
+          q.bucketMs,
+        );
+        return { gateway: gw.id, bucketMs: q.bucketMs, count: buckets.length, buckets };
+      }
       const readings = await store.telemetry({
         gateway: gw.id,
         device: q.device,
@@ -203,6 +226,18 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     const t = (req as { apiToken?: { name: string; role: string } }).apiToken;
     return t ? { auth: true, name: t.name, role: t.role } : { auth: false };
   });
+
+  app.get<{ Params: { id: string } }>(
+    '/api/v1/gateways/:id/health',
+    { schema: { params: idParam } },
+    async (req) => {
+      const gw = await findGateway(req.params.id);
+      const health = await sites.health(gw.id);
+      if (!health)
+        throw new HttpError(404, 'no-health', `gateway '${gw.id}' has not reported its health yet`);
+      return { gateway: gw.id, online: gw.online, lastSeen: gw.lastSeen, ...health };
+    },
+  );
 
   app.get('/api/v1/commissioning', async () => ({ commissioning: await sites.commissioning() }));
 

@@ -183,6 +183,10 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
         .catch((err: unknown) => log.error(`alarms of ${gw} not recorded: ${String(err)}`));
     if (m.channel === 'events')
       for (const e of m.value.events) {
+        if (e.type === 'health' && e.data)
+          void sites
+            .recordHealth(gw, e.ts, e.data)
+            .catch((err: unknown) => log.error(`health of ${gw} not recorded: ${String(err)}`));
         const r =
           e.type === 'commissioning' ? (e.data?.report as CommissioningSummary | undefined) : undefined;
         if (r && typeof r.finishedAt === 'number' && typeof r.by === 'string')

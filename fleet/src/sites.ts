@@ -35,6 +35,11 @@ export class SiteStore {
         lon REAL NOT NULL,
         zone TEXT
       );
+      CREATE TABLE IF NOT EXISTS gateway_health (
+        gateway TEXT PRIMARY KEY,
+        at INTEGER NOT NULL,
+        body TEXT NOT NULL
+      );
       CREATE TABLE IF NOT EXISTS commissioning (
         gateway TEXT PRIMARY KEY,
         at INTEGER NOT NULL,
@@ -72,6 +77,23 @@ export class SiteStore {
 
   async get(id: string): Promise<Site | undefined> {
     return (await this.list()).find((s) => s.id === id);
+  }
+
+  /** Keep a gateway's latest health report (outbox, uplink, lines). */
+  async recordHealth(gateway: string, at: number, body: Record<string, unknown>): Promise<void> {
+    await this.db.run(
+      `INSERT INTO gateway_health (gateway, at, body) VALUES (?, ?, ?)
+       ON CONFLICT (gateway) DO UPDATE SET at = excluded.at, body = excluded.body WHERE excluded.at >= gateway_health.at`,
+      [gateway, at, JSON.stringify(body)],
+    );
+  }
+
+  async health(gateway: string): Promise<{ at: number; [k: string]: unknown } | undefined> {
+    const row = await this.db.get<{ at: number; body: string }>(
+      'SELECT at, body FROM gateway_health WHERE gateway = ?',
+      [gateway],
+    );
+    return row ? { at: row.at, ...(JSON.parse(row.body) as Record<string, unknown>) } : undefined;
   }
 
   /** Keep a gateway's latest commissioning report (by its finishing time). */

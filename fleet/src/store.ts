@@ -54,6 +54,18 @@ export interface StoredReading {
   receivedAt: number;
 }
 
+export interface TelemetryBucket {
+  device: string;
+  point: string;
+  unit: string | null;
+  /** Start of the bucket (ms since the epoch). */
+  ts: number;
+  mean: number;
+  min: number;
+  max: number;
+  count: number;
+}
+
 export interface TelemetryQuery {
   gateway: string;
   device?: string;
@@ -78,6 +90,8 @@ export interface FleetStore {
   listGateways(): Promise<GatewayRecord[]>;
   getGateway(id: string): Promise<GatewayRecord | undefined>;
   telemetry(q: TelemetryQuery): Promise<StoredReading[]>;
+  /** Downsampled: per point and `bucketMs` time bucket, mean/min/max/count, newest buckets first. */
+  telemetryBuckets(q: TelemetryQuery, bucketMs: number): Promise<TelemetryBucket[]>;
   close(): Promise<void>;
 }
 
@@ -250,6 +264,29 @@ export class SqliteFleetStore implements FleetStore {
   async getGateway(id: string): Promise<GatewayRecord | undefined> {
     const row = await this.db.get<GatewayRow>(`${GATEWAY_SELECT} WHERE g.id = ?`, [id]);
     return row ? toRecord(row) : undefined;
+  }
+
+  async telemetryBuckets(q: TelemetryQuery, bucketMs: number): Promise<TelemetryBucket[]> {
+    const where = ['gateway = ?'];
+    const params: (string | number)[] = [bucketMs, bucketMs, q.gateway];
+    for (const [clause, value] of [
+      ['device = ?', q.device],
+      ['point = ?', q.point],
+      ['ts >= ?', q.since],
+      ['ts <= ?', q.until],
+    ] as const) {
+      if (value === undefined || value === '') continue;
+      where.push(clause);
+      params.push(value);
+    }
+    params.push(q.limit);
+    return this.db.all<TelemetryBucket>(
+      `SELECT device, point, MAX(unit) AS unit, (ts / ?) * ? AS ts, AVG(value) AS mean, MIN(value) AS min,
+              MAX(value) AS max, COUNT(*) AS count
+       FROM readings WHERE ${where.join(' AND ')} GROUP BY device, point, ts / ${Math.trunc(bucketMs)}
+       ORDER BY ts DESC, device, point LIMIT ?`,
+      params,
+    );
   }
 
   async telemetry(q: TelemetryQuery): Promise<StoredReading[]> {

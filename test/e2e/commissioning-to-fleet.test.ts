@@ -9,7 +9,7 @@ import { loadProfiles } from '../../hardware/src/profile.js';
 import { tempDir, waitFor } from '../helpers.js';
 
 /** A commissioning report stored on the gateway reaches the fleet through the outbox. */
-describe('commissioning reports at the fleet', () => {
+describe('commissioning reports and health at the fleet', () => {
   const dir = tempDir();
   const profiles = loadProfiles();
   let fleet: Fleet;
@@ -27,12 +27,37 @@ describe('commissioning reports at the fleet', () => {
       { version: 2, id: 'gw-com', fleet: { mqttUrl: fleet.mqttUrl }, lines: [], devices: [] },
       profiles,
     );
-    edge = await startEdge({ config, profiles, dataDir: join(dir.path, 'gw'), log: memoryLogger('warn') });
+    edge = await startEdge({
+      config,
+      profiles,
+      dataDir: join(dir.path, 'gw'),
+      log: memoryLogger('warn'),
+      healthEveryMs: 200,
+    });
   });
   afterAll(async () => {
     await edge?.stop();
     await fleet?.stop();
     dir.cleanup();
+  });
+
+  it('shows the gateway health it reported: outbox depth and oldest unsent age, uplink', async () => {
+    const h = await waitFor('health at the fleet', async () => {
+      const res = await fetch(`${fleet.httpUrl}/api/v1/gateways/gw-com/health`);
+      return res.status === 200
+        ? ((await res.json()) as {
+            outbox: Record<string, { depth: number; oldestAgeMs: number }>;
+            uplink: unknown;
+            online: boolean;
+          })
+        : undefined;
+    });
+    expect(h.online).toBe(true);
+    expect((h.outbox as unknown as { classes: Record<string, unknown> }).classes.telemetry).toMatchObject({
+      depth: expect.any(Number),
+      oldestAgeMs: expect.any(Number),
+    });
+    expect(h.uplink).toBeTruthy();
   });
 
   it('shows which gateways are commissioned, by whom, and what failed', async () => {

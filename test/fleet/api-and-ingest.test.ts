@@ -78,6 +78,21 @@ describe('fleet HTTP API and ingest', () => {
     expect((await fleet.store.getGateway('gw-a'))?.duplicates).toBe(2);
   });
 
+  it('downsamples into time buckets with mean, min, max and count', async () => {
+    const r = await get('/api/v1/gateways/gw-a/telemetry?device=light-1&point=power&bucketMs=3600000');
+    expect(r.status).toBe(200);
+    const buckets = r.body.buckets as {
+      count: number;
+      mean: number;
+      min: number;
+      max: number;
+      unit: string;
+    }[];
+    expect(buckets.reduce((n, b) => n + b.count, 0)).toBe(4);
+    expect(buckets[0]).toMatchObject({ mean: 1, min: 1, max: 1, unit: 'W' });
+    expect((await get('/api/v1/gateways/gw-a/telemetry?bucketMs=5')).status).toBe(400);
+  });
+
   it('rejects bad query parameters with 400 naming the parameter', async () => {
     const since = await get('/api/v1/gateways/gw-a/telemetry?since=yesterday-ish');
     expect(since.status).toBe(400);

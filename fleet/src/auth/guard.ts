@@ -22,6 +22,7 @@ export const ROUTE_PERMISSIONS: Record<string, Permission> = {
   'GET /api/v1/me': 'read',
   'GET /api/v1/commissioning': 'read',
   'GET /api/v1/alarms': 'read',
+  'GET /api/v1/gateways/:id/health': 'read',
   'POST /api/v1/alarms/:gateway/:key/ack': 'operate',
   'GET /api/v1/releases': 'read',
   'GET /api/v1/rollouts': 'read',

@@ -144,6 +144,12 @@ const ROUTES: RouteCase[] = [
   { method: 'GET', route: '/api/v1/commissioning', path: '/api/v1/commissioning', need: 'read' },
   { method: 'GET', route: '/api/v1/alarms', path: '/api/v1/alarms', need: 'read' },
   {
+    method: 'GET',
+    route: '/api/v1/gateways/{id}/health',
+    path: '/api/v1/gateways/gw-none/health',
+    need: 'read',
+  },
+  {
     method: 'POST',
     route: '/api/v1/alarms/{gateway}/{key}/ack',
     path: '/api/v1/alarms/gw-none/k/ack',
