@@ -1,6 +1,6 @@
 import { createLogger, type Level } from '../common/log.js';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { CityGateError, errorMessage } from '../common/errors.js';
 import { parseGatewayConfig, type GatewayConfig } from '../edge/src/config.js';
 import { ConfigStore } from '../edge/src/config-store.js';
@@ -83,6 +83,10 @@ export const edgeCommand: Command = {
       dataDir,
       log,
       localApi: { port: intOption(values, 'local-port', 0, 0, 65535) },
+      // Under pm2 (citygate edge install-service) the install root is where the health file lives.
+      ...(process.env.CITYGATE_HEALTH_FILE
+        ? { updates: { installRoot: dirname(process.env.CITYGATE_HEALTH_FILE), cli: process.argv[1]! } }
+        : {}),
     });
     store.markGood();
     process.send?.('ready');

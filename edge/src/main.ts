@@ -13,6 +13,9 @@ import { openGpioBackend } from './gpio/onoff-backend.js';
 import type { GpioBackend } from './gpio/types.js';
 import type { CommissioningReport } from './commission/report.js';
 import { runCommand } from './commands.js';
+import { healthFile } from './service/ecosystem.js';
+import { startHealthReporter } from './updater/health.js';
+import { remoteUpdates } from './updater/remote.js';
 import { startLocalApi } from './local-api.js';
 import { RuleRunner } from './rules/runner.js';
 import { RtuTransport } from './modbus/rtu-transport.js';
@@ -31,6 +34,11 @@ export interface EdgeOptions {
   transportFor?: (line: LineConfig) => ModbusTransport;
   /** GPIO backend for cabinet I/O; default: onoff on /sys/class/gpio (a fake board in tests and the demo). */
   gpio?: GpioBackend | (() => Promise<GpioBackend>);
+  /**
+   * Running as an installed service (pm2): where the release tree is, and the CLI to start the
+   * updater with. Enables fleet-driven updates and the health file the updater's health window reads.
+   */
+  updates?: { installRoot: string; cli: string };
   /** How often the gateway reports its health (outbox depth and age, uplink, lines) to the fleet. Default 60 s. */
   healthEveryMs?: number;
   /** The loopback API for technicians (port 0 = any free port; false = none). Default: on, any port. */
@@ -234,6 +242,8 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
     },
     async stop() {
       healthTimer?.cancel();
+      updates?.stop();
+      healthFileReporter?.stop();
       await localApi?.close();
       await rules.stop({ failSafe: 'gateway stopping' });
       for (const g of gpioDevices.values()) g.stop();
@@ -263,6 +273,36 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
     })().catch((err: unknown) => log.warn(`health report not stored: ${errorMessage(err)}`));
   };
   healthTimer = clock.setTimeout(reportHealth, Math.min(5_000, opts.healthEveryMs ?? 60_000));
+
+  // Installed under pm2: write the health the updater checks after a switch, and take updates from the fleet.
+  let updates: { stop(): void } | undefined;
+  let healthFileReporter: { stop(): void } | undefined;
+  if (opts.updates) {
+    const { installRoot, cli } = opts.updates;
+    healthFileReporter = startHealthReporter({
+      file: healthFile(installRoot),
+      version: packageVersion(),
+      everyMs: 2000,
+      clock,
+      checks: () => {
+        const all = [...lines.values()];
+        const polls = all.length === 0 || all.some((l) => l.devicesState().some((d) => d.online === true));
+        return { checks: { uplink: uplink.state === 'online', polls, rules: true } };
+      },
+    });
+    const remote = remoteUpdates({
+      installRoot,
+      cli,
+      clock,
+      log: log.child('updates'),
+      put: async (body, ts) => {
+        await outbox.put('update/progress', [{ body, ts }]);
+        uplink.notify();
+      },
+    });
+    uplink.handlers.updateControl = (ctl) => remote.handle(ctl);
+    updates = remote;
+  }
 
   // Commands from the fleet (cmd/req) run through the same registry as the local API.
   uplink.handlers.command = (req) => runCommand(runtime, req.name, req.args);
