@@ -1,8 +1,12 @@
 import { createLogger, type Level } from '../common/log.js';
-import { readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from '../common/fs-atomic.js';
 import { dirname, join } from 'node:path';
 import { CityGateError, errorMessage } from '../common/errors.js';
-import { parseGatewayConfig, type GatewayConfig } from '../edge/src/config.js';
+import { controlConfig, parseGatewayConfig, type GatewayConfig } from '../edge/src/config.js';
+import { attachNodeRed, outboxSinks } from '../edge/src/node-red/attach.js';
+import { CREDENTIALS_FILE, loadCredentials, type FleetCredentials } from '../edge/src/provision.js';
 import { ConfigStore } from '../edge/src/config-store.js';
 import { startEdge } from '../edge/src/main.js';
 import { startFleet } from '../fleet/src/main.js';
@@ -65,8 +69,19 @@ export const edgeCommand: Command = {
       log,
     );
     let config: GatewayConfig;
+    // The file is offered once per change: a restart with the same file keeps what is in force (which
+    // may be a newer desired config from the fleet).
+    const offered = readJsonFile(values.config, 'gateway config');
+    const offeredHash = createHash('sha256').update(JSON.stringify(offered)).digest('hex');
+    const offeredFile = join(dataDir, 'config', 'offered.sha256');
+    const sameAsLastTime =
+      existsSync(offeredFile) && readFileSync(offeredFile, 'utf8').trim() === offeredHash;
     try {
-      config = store.apply(readJsonFile(values.config, 'gateway config'), `gateway config ${values.config}`);
+      if (sameAsLastTime) config = store.load().config;
+      else {
+        config = store.apply(offered, `gateway config ${values.config}`);
+        writeFileAtomic(offeredFile, offeredHash + '\n', 0o600);
+      }
     } catch (err) {
       let kept: GatewayConfig;
       try {
@@ -77,7 +92,42 @@ export const edgeCommand: Command = {
       log.error(`new gateway config rejected, keeping the one in force: ${errorMessage(err)}`);
       config = kept;
     }
+    // Provisioned (citygate provision): the fleet credentials replace what the config file says, and
+    // the fleet's signed desired config is verified and applied.
+    const credsDir = join(dataDir, 'credentials');
+    let creds: FleetCredentials | undefined;
+    if (existsSync(join(credsDir, CREDENTIALS_FILE))) {
+      creds = loadCredentials(credsDir);
+      config = {
+        ...config,
+        fleet: { mqttUrl: creds.mqttUrl, username: creds.username, password: creds.password },
+      };
+      if (creds.mqttUrl.startsWith('mqtts:') && !process.env.NODE_EXTRA_CA_CERTS)
+        log.warn(
+          `mqtts uplink: start with NODE_EXTRA_CA_CERTS=${join(credsDir, 'fleet-ca.crt')} so the fleet's CA is trusted`,
+        );
+    }
+    let restart: (() => void) | undefined;
     const edge = await startEdge({
+      ...(creds
+        ? {
+            desiredConfig: {
+              publicKeyPem: creds.configPublicKey,
+              apply: (next: GatewayConfig) => {
+                store.apply(next, 'desired config from the fleet');
+                const changedDevices =
+                  JSON.stringify([next.lines, next.devices, next.gpio]) !==
+                  JSON.stringify([config.lines, config.devices, config.gpio]);
+                if (!changedDevices) edge.rules.reconfigure(controlConfig(next));
+                else {
+                  log.info('desired config changes lines or devices: restarting the runtime to apply it');
+                  setTimeout(() => restart?.(), 500).unref();
+                }
+                return Promise.resolve();
+              },
+            },
+          }
+        : {}),
       config,
       profiles,
       dataDir,
@@ -88,9 +138,24 @@ export const edgeCommand: Command = {
         ? { updates: { installRoot: dirname(process.env.CITYGATE_HEALTH_FILE), cli: process.argv[1]! } }
         : {}),
     });
+    // Node-RED in the same process, so its nodes use the gateway's lines and interlocks.
+    const nr = config.nodeRed;
+    const nodeRed = nr?.enabled
+      ? await attachNodeRed(edge, {
+          port: nr.port ?? 1880,
+          host: nr.host ?? '127.0.0.1',
+          adminAuth: { username: nr.adminAuth!.username, passwordHash: nr.adminAuth!.passwordHash },
+          sinks: outboxSinks(edge),
+          ...(controlConfig(config).location ? { location: controlConfig(config).location } : {}),
+          ...(nr.defaultFlows ? {} : { initialFlows: [] }),
+          log,
+        })
+      : undefined;
     store.markGood();
     process.send?.('ready');
-    await signal;
+    const restarting = new Promise<void>((r) => (restart = r));
+    await Promise.race([signal, restarting]);
+    await nodeRed?.stop();
     await edge.stop();
     return 0;
   },

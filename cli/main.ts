@@ -12,6 +12,7 @@ import { withEdgeServiceCommands } from './edge-service-command.js';
 import { flashCommand } from './flash/command.js';
 import { commissionCommand } from './commission-command.js';
 import { firstbootCommand } from './firstboot-command.js';
+import { nodeRedCommand } from './node-red-command.js';
 import { provisionCommand } from './provision-command.js';
 
 const commands: Command[] = [
@@ -26,6 +27,7 @@ const commands: Command[] = [
   flashCommand,
   commissionCommand,
   firstbootCommand,
+  nodeRedCommand,
   provisionCommand,
   gpioCommand,
 ];

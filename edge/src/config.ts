@@ -52,7 +52,14 @@ export const CONFIG_VERSION = 2;
 /** Placeholder until Node-RED is embedded: only `enabled` is interpreted; other settings pass through. */
 export interface NodeRedSettings {
   enabled?: boolean;
-  [setting: string]: unknown;
+  /** Editor port (default 1880). */
+  port?: number;
+  /** Listen address (default 127.0.0.1; the cabinet LAN needs 0.0.0.0). */
+  host?: string;
+  /** Required when enabled: the editor login, with a bcrypt hash (citygate node-red hash). */
+  adminAuth?: { username: string; passwordHash: string };
+  /** Install the shipped flows on first start (not with rules that drive the same points). */
+  defaultFlows?: boolean;
 }
 
 export interface GatewayConfig extends ControlConfig {
@@ -113,8 +120,24 @@ export const gatewayConfigSchema = {
     ...controlProperties,
     nodeRed: {
       type: 'object',
-      properties: { enabled: { type: 'boolean' } },
-      additionalProperties: true,
+      additionalProperties: false,
+      properties: {
+        enabled: { type: 'boolean' },
+        port: { type: 'integer', minimum: 1, maximum: 65535 },
+        host: { type: 'string', minLength: 1 },
+        adminAuth: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['username', 'passwordHash'],
+          properties: {
+            username: { type: 'string', minLength: 1, maxLength: 64 },
+            passwordHash: { type: 'string', pattern: '^\\$2[aby]\\$\\d{2}\\$.{53}$' },
+          },
+        },
+        defaultFlows: { type: 'boolean' },
+      },
+      if: { properties: { enabled: { const: true } }, required: ['enabled'] },
+      then: { properties: { adminAuth: true }, required: ['adminAuth'] },
     },
     fleet: {
       type: 'object',

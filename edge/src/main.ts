@@ -13,6 +13,8 @@ import { openGpioBackend } from './gpio/onoff-backend.js';
 import type { GpioBackend } from './gpio/types.js';
 import type { CommissioningReport } from './commission/report.js';
 import { runCommand } from './commands.js';
+import { configDesiredHandler } from './config-report.js';
+import { ConfigVerifier } from './config-verify.js';
 import { healthFile } from './service/ecosystem.js';
 import { startHealthReporter } from './updater/health.js';
 import { remoteUpdates } from './updater/remote.js';
@@ -39,6 +41,11 @@ export interface EdgeOptions {
    * updater with. Enables fleet-driven updates and the health file the updater's health window reads.
    */
   updates?: { installRoot: string; cli: string };
+  /**
+   * Provisioned: verify and apply the fleet's signed desired config (signature, schema, anti-rollback),
+   * report applied/rejected through the outbox. `apply` stores the config and puts it in force.
+   */
+  desiredConfig?: { publicKeyPem: string; apply: (config: GatewayConfig, version: number) => Promise<void> };
   /** How often the gateway reports its health (outbox depth and age, uplink, lines) to the fleet. Default 60 s. */
   healthEveryMs?: number;
   /** The loopback API for technicians (port 0 = any free port; false = none). Default: on, any port. */
@@ -302,6 +309,24 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
     });
     uplink.handlers.updateControl = (ctl) => remote.handle(ctl);
     updates = remote;
+  }
+
+  if (opts.desiredConfig) {
+    const verifier = new ConfigVerifier({
+      gatewayId: config.id,
+      publicKeyPem: opts.desiredConfig.publicKeyPem,
+      stateFile: join(dataDir, 'desired-config-state.json'),
+      profiles,
+      localFleet: config.fleet,
+      apply: opts.desiredConfig.apply,
+    });
+    uplink.handlers.configDesired = configDesiredHandler({
+      verifier,
+      outbox,
+      now: () => clock.now(),
+      log: log.child('config'),
+      afterReport: () => uplink.notify(),
+    });
   }
 
   // Commands from the fleet (cmd/req) run through the same registry as the local API.

@@ -54,3 +54,55 @@ describe('citygate edge and its stored configuration', () => {
     dir.cleanup();
   }, 60_000);
 });
+
+describe('citygate edge with the Node-RED editor enabled', () => {
+  it('serves the editor behind a login made with citygate node-red hash', async () => {
+    const dir = tempDir();
+    const hashRun = startCli(['node-red', 'hash']);
+    let hash = '';
+    hashRun.stdout!.on('data', (d: Buffer) => (hash += d.toString()));
+    hashRun.stdin?.end('correct horse battery\n');
+    await new Promise((r) => hashRun.on('exit', r));
+    expect(hash.trim()).toMatch(/^\$2[aby]\$10\$.{53}$/);
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    const cfg = join(dir.path, 'gw.json');
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        version: 2,
+        id: 'gw-nr',
+        fleet: { mqttUrl: 'mqtt://127.0.0.1:1' },
+        lines: [],
+        devices: [],
+        nodeRed: { enabled: true, port, adminAuth: { username: 'operator', passwordHash: hash.trim() } },
+      }),
+    );
+    const child = startCli(['edge', '--config', cfg, '--data', join(dir.path, 'data')]);
+    const exited = new Promise<number | null>((r) => child.on('exit', r));
+    try {
+      await waitFor(
+        'editor up',
+        async () =>
+          (await fetch(`http://127.0.0.1:${port}/auth/login`).catch(() => undefined))?.status === 200,
+        30_000,
+      );
+      expect((await fetch(`http://127.0.0.1:${port}/flows`)).status).toBe(401);
+      const token = await fetch(`http://127.0.0.1:${port}/auth/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          client_id: 'node-red-admin',
+          grant_type: 'password',
+          scope: '*',
+          username: 'operator',
+          password: 'correct horse battery',
+        }),
+      });
+      expect(token.status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      dir.cleanup();
+    }
+  }, 60_000);
+});

@@ -31,6 +31,6 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProc
   return spawn(process.execPath, ['--import', 'tsx', join(root, 'cli', 'main.ts'), ...args], {
     cwd: root,
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   });
 }
