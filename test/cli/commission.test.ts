@@ -8,6 +8,7 @@ import { parseGatewayConfig } from '../../edge/src/config.js';
 import { FakeGpioBoard } from '../../edge/src/gpio/fake.js';
 import { startEdge, type EdgeRuntime } from '../../edge/src/main.js';
 import { loadProfiles } from '../../hardware/src/profile.js';
+import { simAction } from '../../hardware/src/sim/models/index.js';
 import { TcpSimulator } from '../../hardware/src/sim/tcp-server.js';
 import { tempDir, waitFor } from '../helpers.js';
 import { chromium } from 'playwright-core';
@@ -20,7 +21,10 @@ describe('citygate commission', () => {
   const sim = new TcpSimulator(
     [1, 2]
       .map((unitId) => ({ unitId, profile: profiles.get('citygate/slc-100')! }))
-      .concat([{ unitId: 21, profile: profiles.get('citygate/wbs-10')! }]),
+      .concat([
+        { unitId: 21, profile: profiles.get('citygate/wbs-10')! },
+        { unitId: 10, profile: profiles.get('citygate/psc-200')! },
+      ]),
   );
   const board = new FakeGpioBoard(realClock);
   let edge: EdgeRuntime;
@@ -28,9 +32,11 @@ describe('citygate commission', () => {
   beforeAll(async () => {
     const port = await sim.listen(0);
     sim.device(2).set('lamp-fault', true);
+    simAction(sim.device(10), 'level', 1.5);
+    simAction(sim.device(10), 'thermal-trip', 2);
     const config = parseGatewayConfig(
       {
-        version: 1,
+        version: 2,
         id: 'gw-site',
         fleet: { mqttUrl: 'mqtt://127.0.0.1:1' }, // no uplink at all
         lines: [
@@ -48,8 +54,16 @@ describe('citygate commission', () => {
           { id: 'light-2', profile: 'citygate/slc-100', line: 'bus', unitId: 2, pollMs: 200 },
           { id: 'light-3', profile: 'citygate/slc-100', line: 'bus', unitId: 3, pollMs: 200 }, // not wired
           { id: 'bin-1', profile: 'citygate/wbs-10', line: 'bus', unitId: 21, pollMs: 200 },
+          { id: 'ps', profile: 'citygate/psc-200', line: 'bus', unitId: 10, pollMs: 200 },
         ],
         gpio: [{ id: 'cabinet', profile: 'citygate/cabinet-io' }],
+        interlocks: [
+          {
+            id: 'pump2-protect',
+            if: { point: 'ps.pump2-thermal-trip', op: '==', value: true },
+            force: { 'ps.pump2-run': false },
+          },
+        ],
       },
       profiles,
     );
@@ -75,6 +89,7 @@ describe('citygate commission', () => {
       '--by',
       'Nguyễn Văn An',
       '--blink',
+      '--jog-pumps',
       '--door-timeout',
       '10',
     ]);
@@ -92,6 +107,8 @@ describe('citygate commission', () => {
     expect(out).toMatch(/PASS\s+light-1 switches off and on/);
     expect(out).toMatch(/FAIL\s+light-2 switches off and on/);
     expect(out).toMatch(/PASS\s+cabinet door switch toggles/);
+    expect(out).toMatch(/PASS\s+ps pump 1 runs when jogged\s+started and stopped/);
+    expect(out).toMatch(/WARN\s+ps pump 2 runs when jogged\s+.*interlock 'pump2-protect' is active/);
     expect(out).toMatch(/WARN\s+uplink to the fleet/);
     const files = readdirSync(join(dir.path, 'commissioning'));
     expect(files).toHaveLength(1);
