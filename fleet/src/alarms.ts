@@ -28,6 +28,9 @@ export class AlarmBoard {
     const db = await Db.open(path);
     await db.exec(`
       PRAGMA busy_timeout = 5000;
+      -- Derived from the alarms stored durably by ingest: losing the last commits on power loss is
+      -- acceptable here, an fsync per alarm competing with ingest for the write lock is not.
+      PRAGMA synchronous = NORMAL;
       CREATE TABLE IF NOT EXISTS alarm_board (
         gateway TEXT NOT NULL,
         key TEXT NOT NULL,
@@ -49,24 +52,29 @@ export class AlarmBoard {
 
   /** Apply alarms in the order the gateway raised/cleared them; older news never overwrites newer. */
   async record(gateway: string, alarms: readonly AlarmRecord[]): Promise<void> {
-    for (const a of alarms) {
-      if (a.state === 'raised')
-        await this.db.run(
-          `INSERT INTO alarm_board (gateway, key, alarm, device, severity, state, message, raised_at, updated_ts)
+    if (alarms.length === 0) return;
+    await this.db.transaction(async (db) => {
+      for (const a of alarms) await this.recordOne(db, gateway, a);
+    });
+  }
+
+  private async recordOne(db: Db, gateway: string, a: AlarmRecord): Promise<void> {
+    if (a.state === 'raised')
+      await db.run(
+        `INSERT INTO alarm_board (gateway, key, alarm, device, severity, state, message, raised_at, updated_ts)
            VALUES (?, ?, ?, ?, ?, 'raised', ?, ?, ?)
            ON CONFLICT (gateway, key) DO UPDATE SET alarm = excluded.alarm, device = excluded.device,
              severity = excluded.severity, state = 'raised', message = excluded.message,
              raised_at = excluded.raised_at, cleared_at = NULL, ack_by = NULL, ack_at = NULL, ack_note = NULL,
              updated_ts = excluded.updated_ts
            WHERE excluded.updated_ts >= alarm_board.updated_ts`,
-          [gateway, a.key, a.alarm, a.device ?? null, a.severity, a.message, a.ts, a.ts],
-        );
-      else
-        await this.db.run(
-          `UPDATE alarm_board SET state = 'cleared', cleared_at = ?, updated_ts = ? WHERE gateway = ? AND key = ? AND updated_ts <= ?`,
-          [a.ts, a.ts, gateway, a.key, a.ts],
-        );
-    }
+        [gateway, a.key, a.alarm, a.device ?? null, a.severity, a.message, a.ts, a.ts],
+      );
+    else
+      await db.run(
+        `UPDATE alarm_board SET state = 'cleared', cleared_at = ?, updated_ts = ? WHERE gateway = ? AND key = ? AND updated_ts <= ?`,
+        [a.ts, a.ts, gateway, a.key, a.ts],
+      );
   }
 
   async list(opts: { active?: boolean; gateway?: string } = {}): Promise<AlarmView[]> {

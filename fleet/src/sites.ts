@@ -28,6 +28,7 @@ export class SiteStore {
     const db = await Db.open(path);
     await db.exec(`
       PRAGMA busy_timeout = 5000;
+      PRAGMA synchronous = NORMAL;
       CREATE TABLE IF NOT EXISTS sites (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL,
