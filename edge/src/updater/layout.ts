@@ -1,15 +1,7 @@
-import {
-  closeSync,
-  fsyncSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  symlinkSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { readlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { basename, join } from 'node:path';
+import { writeFileAtomic } from '../../../common/fs-atomic.js';
 
 /**
  * The updater's part of the gateway data dir:
@@ -68,18 +60,9 @@ export function fsyncDir(dir: string): void {
   }
 }
 
-/** Write JSON so that a power cut leaves either the old or the new file: temp file, fsync, rename. */
+/** Write JSON so that a power cut leaves either the old or the new file (common/fs-atomic.ts). */
 export function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, JSON.stringify(value, null, 2) + '\n', { mode: 0o640 });
-  const fd = openSync(tmp, 'r+');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, file);
-  fsyncDir(dirname(file));
+  writeFileAtomic(file, JSON.stringify(value, null, 2) + '\n', 0o640);
 }
 
 export function readJson<T>(file: string): T | undefined {
