@@ -1,3 +1,4 @@
+import { renderAlarms } from './alarms.js';
 import { api, esc, health } from './api.js';
 
 let geo;
@@ -43,6 +44,10 @@ export async function renderMap(view, state) {
       return `<path class="street" d="${path(f.geometry.coordinates)}"></path><text class="street-label" x="${x + 4}" y="${y - 4}">${esc(f.properties.name)}</text>`;
     })
     .join('');
+  // Colour by health: offline, or with active alarms (critical/major/minor), or fine.
+  const { alarms } = await api('/api/v1/alarms?active=true');
+  state.faults.clear();
+  for (const a of alarms) state.faults.set(a.gateway, (state.faults.get(a.gateway) ?? 0) + 1);
   const byId = new Map(gateways.map((g) => [g.id, g]));
   const markers = sites
     .map((s) => {
@@ -61,10 +66,11 @@ export async function renderMap(view, state) {
     .join('');
   view.innerHTML = `<div class="grid">
     <section class="card"><h2>Hoàn Kiếm district</h2><svg class="map" viewBox="0 0 ${W} ${H}" role="img" aria-label="map of gateways">${shapes}${markers}</svg>
-      <p class="muted"><span class="dot ok"></span>healthy <span class="dot bad"></span>device fault <span class="dot off"></span>offline</p></section>
-    <section class="card"><h2>Gateways</h2><table id="gateways"><thead><tr><th>gateway</th><th>site</th><th>readings</th></tr></thead><tbody>${rows}</tbody></table></section>
+      <p class="muted"><span class="dot ok"></span>healthy <span class="dot bad"></span>active alarm <span class="dot off"></span>offline</p></section>
+    <section class="card"><div id="alarm-panel"></div><h2>Gateways</h2><table id="gateways"><thead><tr><th>gateway</th><th>site</th><th>readings</th></tr></thead><tbody>${rows}</tbody></table></section>
   </div>`;
   view
-    .querySelectorAll('[data-gw]')
+    .querySelectorAll('svg [data-gw], tr[data-gw]')
     .forEach((el) => el.addEventListener('click', () => (location.hash = `#/gw/${el.dataset.gw}`)));
+  await renderAlarms(view.querySelector('#alarm-panel'));
 }

@@ -73,6 +73,18 @@ describe('fleet dashboard in a real browser', () => {
     await page.screenshot({ path: join(SHOTS, 'map.png') });
   });
 
+  it('lists active alarms and acknowledges one', async () => {
+    // gw-3's failed lamp raises the lamp-fault alarm through its local rules.
+    const row = page.locator('#alarms tr[data-alarm^="gw-3/"]', { hasText: 'lamp fault' });
+    await row.waitFor({ timeout: 30_000 });
+    await row.locator('button.ack').click();
+    await expect
+      .poll(() => page.locator('#alarms tr[data-alarm^="gw-3/"]', { hasText: 'lamp fault' }).textContent(), {
+        timeout: 10_000,
+      })
+      .toContain('ack by operator');
+  });
+
   it('opens a gateway, lists its devices with units, and its chart updates', async () => {
     await page.click('[data-gw="gw-3"] circle');
     await page.waitForSelector('#chart canvas', { timeout: 10_000 });
