@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/log.js';
@@ -28,7 +28,13 @@ export interface SimulatedGateway {
 }
 
 /** Device units and ids of one gateway: lights 1…n, the pump station at 10, bins from 21. */
-export function gatewayConfig(spec: GatewaySpec, mqttUrl: string, simPort: number, pollMs: number): unknown {
+export function gatewayConfig(
+  spec: GatewaySpec,
+  mqttUrl: string,
+  simPort: number,
+  pollMs: number,
+  credentials?: { username: string; password: string },
+): unknown {
   const devices = [
     ...Array.from({ length: spec.lights }, (_, i) => ({
       id: `light-${i + 1}`,
@@ -57,7 +63,7 @@ export function gatewayConfig(spec: GatewaySpec, mqttUrl: string, simPort: numbe
     version: 2,
     id: spec.id,
     name: spec.name,
-    fleet: { mqttUrl },
+    fleet: { mqttUrl, ...credentials },
     lines: [
       {
         id: 'eth0',
@@ -81,6 +87,8 @@ export async function startGateway(opts: {
   /** Per-device profile variants (e.g. a bin that fills fast), by device id. */
   variants?: Record<string, Profile>;
   broker: { host: string; port: number };
+  /** The gateway's fleet credentials (a fleet with security on). */
+  credentials?: { username: string; password: string };
   dataDir: string;
   clock: Clock;
   log: Logger;
@@ -90,7 +98,13 @@ export async function startGateway(opts: {
   const link = new Link(opts.broker.host, opts.broker.port);
   await link.listen();
   const units: SimUnit[] = [];
-  const doc = gatewayConfig(spec, `mqtt://127.0.0.1:${link.port}`, 0, opts.pollMs) as GatewayConfig;
+  const doc = gatewayConfig(
+    spec,
+    `mqtt://127.0.0.1:${link.port}`,
+    0,
+    opts.pollMs,
+    opts.credentials,
+  ) as GatewayConfig;
   for (const d of doc.devices)
     units.push({ unitId: d.unitId, profile: opts.variants?.[d.id] ?? profiles.get(d.profile)! });
   const sim = new TcpSimulator(units, opts.clock);
@@ -99,7 +113,9 @@ export async function startGateway(opts: {
   if (line.type === 'tcp') line.port = simPort;
   const gwDir = join(opts.dataDir, spec.id);
   mkdirSync(gwDir, { recursive: true });
-  writeFileSync(join(gwDir, 'config.json'), JSON.stringify(doc, null, 2) + '\n');
+  // The config holds the gateway's fleet secret: owner-only, like a provisioned gateway's.
+  writeFileSync(join(gwDir, 'config.json'), JSON.stringify(doc, null, 2) + '\n', { mode: 0o600 });
+  chmodSync(join(gwDir, 'config.json'), 0o600);
   const config = parseGatewayConfig(doc, profiles);
   const board = new FakeGpioBoard(opts.clock);
   const edge = await startEdge({

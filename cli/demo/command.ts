@@ -7,13 +7,14 @@ import { loadProfiles, type Profile } from '../../hardware/src/profile.js';
 import { intOption, untilSignal, UsageError, type Command } from '../args.js';
 import { BIN, startGateway, stopGateway, type SimulatedGateway } from './city.js';
 import { district } from './district.js';
+import { demoGatewayCredentials, demoTokens } from './security.js';
 
 /** The city in a box: one fleet and a district of gateways with simulated lights, pumps, bins and cabinets. */
 export const demoCommand: Command = {
   name: 'demo',
   summary: 'run the city in a box: a fleet and a district of gateways with simulated devices, on loopback',
   usage:
-    'demo [--data DIR] [--gateways N] [--lights N] [--speed X] [--http-port N] [--mqtt-port N] [--no-trouble]',
+    'demo [--data DIR] [--gateways N] [--lights N] [--speed X] [--http-port N] [--mqtt-port N] [--mqtt-tls-port N] [--open] [--no-trouble]',
   options: {
     data: { type: 'string' },
     gateways: { type: 'string' },
@@ -21,6 +22,8 @@ export const demoCommand: Command = {
     speed: { type: 'string' },
     'http-port': { type: 'string' },
     'mqtt-port': { type: 'string' },
+    'mqtt-tls-port': { type: 'string' },
+    open: { type: 'boolean' },
     'no-trouble': { type: 'boolean' },
     'log-level': { type: 'string' },
   },
@@ -31,6 +34,8 @@ export const demoCommand: Command = {
     speed: 'simulated time runs this many times faster than real time (default 1; e.g. 60: an hour a minute)',
     'http-port': 'fleet HTTP port: API and dashboard (default 8080; 0 = any free port)',
     'mqtt-port': 'embedded MQTT broker port (default 1883; 0 = any free port)',
+    'mqtt-tls-port': 'embedded MQTT broker TLS port (default 8883; 0 = any free port)',
+    open: 'no security: gateways without credentials, dashboard and API without sign-in (loopback only)',
     'no-trouble': 'no failing lamp, filling bin or uplink outage',
     'log-level': 'component log level (default warn, so the live line stays readable)',
   },
@@ -47,17 +52,28 @@ export const demoCommand: Command = {
     const clock = new ScaledClock(speed);
     const profiles = loadProfiles();
 
+    const open = values.open === true;
     const fleet = await startFleet({
       dataDir: join(dataDir, 'fleet'),
       httpPort: intOption(values, 'http-port', 8080, 0, 65535),
       mqttPort: intOption(values, 'mqtt-port', 1883, 0, 65535),
-      // The city in a box runs on loopback with simulated gateways: no credentials, no API tokens.
-      security: 'open',
+      mqttTlsPort: intOption(values, 'mqtt-tls-port', 8883, 0, 65535),
+      // Security on, as in a city: per-gateway credentials, API tokens with roles (--open: none).
+      security: open ? 'open' : 'enforced',
       clock,
       log,
     });
     const brokerPort = Number(new URL(fleet.mqttUrl).port);
     const specs = district(nGateways, nLights);
+    const tokenFile = join(dataDir, 'api-tokens.json');
+    const credentials = fleet.admin
+      ? await demoGatewayCredentials(
+          fleet.admin,
+          join(dataDir, 'credentials'),
+          specs.map((s) => s.id),
+        )
+      : undefined;
+    if (fleet.admin) await demoTokens(fleet.admin, tokenFile);
     // Trouble on purpose, so the dashboard has something to show.
     const fastBin: Profile = structuredClone(profiles.get(BIN)!);
     fastBin.simulation!.params = { ...fastBin.simulation!.params, fillPctPerHour: 12, initialFillPct: 72 };
@@ -69,12 +85,19 @@ export const demoCommand: Command = {
         profiles,
         variants,
         broker: { host: '127.0.0.1', port: brokerPort },
+        credentials: credentials?.get(spec.id),
         dataDir,
         clock,
         log,
         pollMs: Math.round(2000 * Math.max(1, speed / 2)),
       });
-      await fleet.sites.upsert({ id: spec.id, name: spec.name, lat: spec.lat, lon: spec.lon });
+      await fleet.sites.upsert({
+        id: spec.id,
+        name: spec.name,
+        lat: spec.lat,
+        lon: spec.lon,
+        zone: spec.zone,
+      });
       gateways.push(g);
     }
     if (trouble && gateways[2]) gateways[2].sim.device(2).set('lamp-fault', true);
@@ -90,7 +113,10 @@ export const demoCommand: Command = {
       `CityGate demo: ${specs.length} gateways in Hoàn Kiếm, Hanoi; data in ${dataDir}; simulated time ×${speed}\n` +
         `  dashboard   ${fleet.httpUrl}/\n` +
         `  fleet API   ${fleet.httpUrl}/api/v1/gateways\n` +
-        `  MQTT        ${fleet.mqttUrl}\n` +
+        `  MQTT        ${fleet.mqttUrl}${fleet.mqttTlsUrl ? ` (TLS ${fleet.mqttTlsUrl})` : ''}\n` +
+        (fleet.admin
+          ? `  sign in     with a token from ${tokenFile} (viewer, operator, admin)\n`
+          : `  security    off (--open): anyone on this machine may command the devices\n`) +
         (trouble
           ? `Trouble on purpose: a failed lamp at gw-3, a bin filling fast at gw-5, gw-7's uplink cut from 0:30 to 1:30.\n`
           : '') +

@@ -10,6 +10,12 @@ export interface GatewaySpec {
   lights: number;
   bins: number;
   pump: boolean;
+  /** Lighting zone: the Old Quarter north of the lake, the lake itself, or the French Quarter south. */
+  zone: 'old-quarter' | 'lake' | 'french-quarter';
+}
+
+function zoneOf(lat: number): GatewaySpec['zone'] {
+  return lat >= 21.031 ? 'old-quarter' : lat >= 21.024 ? 'lake' : 'french-quarter';
 }
 
 const SITES: [string, number, number][] = [
@@ -31,11 +37,12 @@ export function district(count: number, lightsPerGateway: number): GatewaySpec[]
   return Array.from({ length: count }, (_, i) => {
     const [name, lat, lon] = SITES[i % SITES.length]!;
     const ring = Math.floor(i / SITES.length); // beyond 12, place further sites in rings around the first
+    const at = { lat: lat + ring * 0.0011 * Math.cos(i), lon: lon + ring * 0.0011 * Math.sin(i) };
     return {
       id: `gw-${i + 1}`,
       name: ring ? `${name} ${ring + 1}` : name,
-      lat: lat + ring * 0.0011 * Math.cos(i),
-      lon: lon + ring * 0.0011 * Math.sin(i),
+      ...at,
+      zone: zoneOf(at.lat),
       lights: lightsPerGateway,
       bins: 2 + (i % 2),
       pump: i % 4 === 1, // drainage pump stations at low points

@@ -42,7 +42,7 @@ export async function startLocalApi(opts: {
   const token = randomBytes(24).toString('base64url');
   const app: FastifyInstance = Fastify({
     logger: false,
-    ajv: { customOptions: { removeAdditional: false, allErrors: true } },
+    ajv: { customOptions: { removeAdditional: false, allErrors: true, allowUnionTypes: true } },
   });
 
   app.addHook('onRequest', async (req, reply) => {

@@ -220,8 +220,9 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
   });
   events.on('readings', (rs) => rules.readings(rs));
   events.on('device', (d, online) => rules.deviceState(d, online));
-  rules.start();
+  // Lines first: the rules' first writes (fail-safe state) then queue on running lines instead of failing.
   for (const line of lines.values()) line.start();
+  rules.start();
   uplink.start();
   log.info(
     `started: ${config.devices.length} device(s) on ${config.lines.length} line(s), data in ${dataDir}`,

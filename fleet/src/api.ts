@@ -61,7 +61,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: false,
     // Unknown query/body properties are errors, not silently dropped.
-    ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: true } },
+    ajv: {
+      customOptions: { removeAdditional: false, coerceTypes: true, allErrors: true, allowUnionTypes: true },
+    },
   });
 
   app.setErrorHandler((err: FastifyError | HttpError, req, reply) => {
@@ -90,7 +92,9 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     registerAdminRoutes(app, deps.admin);
   }
 
-  app.get('/api/v1/health', () => ({ status: 'ok', version }));
+  // Public: also tells the dashboard whether to ask for a token before anything else.
+  const auth = deps.admin !== undefined;
+  app.get('/api/v1/health', () => ({ status: 'ok', version, auth }));
 
   app.get('/api/v1/gateways', async () => ({ gateways: await store.listGateways() }));
 

@@ -1,6 +1,8 @@
-import { api, ApiError, esc, session } from './api.js';
+import { api, ApiError, can, esc, session } from './api.js';
+import { renderClaims } from './claims.js';
 import { renderGateway } from './gateway.js';
 import { renderMap } from './map.js';
+import { renderRollouts } from './rollouts.js';
 
 const view = document.getElementById('view');
 const state = { faults: new Map(), chart: undefined };
@@ -8,6 +10,7 @@ let busy = false;
 
 function renderLogin(message) {
   view.dataset.gw = '';
+  view.dataset.page = 'login';
   view.innerHTML = `<section class="card login"><h2>Sign in</h2>
     <p class="muted">Paste your CityGate API token (an admin creates tokens with a role: viewer, technician, operator, admin).</p>
     <form id="login"><input id="token" type="password" autocomplete="current-password" placeholder="API token" aria-label="API token" required>
@@ -15,6 +18,7 @@ function renderLogin(message) {
   view.querySelector('#login').addEventListener('submit', (e) => {
     e.preventDefault();
     session.token = view.querySelector('#token').value.trim();
+    view.innerHTML = '<p class="muted">signing in…</p>';
     void render();
   });
 }
@@ -26,6 +30,10 @@ async function whoAmI() {
   who.innerHTML = session.me
     ? `${esc(session.me.name)} (${esc(session.me.role)}) <button id="logout" type="button">Sign out</button>`
     : '';
+  // What this role may open: everyone the map and rollouts; claim tokens for who may provision.
+  document.querySelector('header nav').innerHTML =
+    '<a href="#/">Map</a><a href="#/rollouts">Rollouts</a>' +
+    (can('provision') ? '<a href="#/claims">Claim tokens</a>' : '');
   who.querySelector('#logout')?.addEventListener('click', () => {
     session.token = '';
     session.me = null;
@@ -38,9 +46,15 @@ async function render() {
   if (busy || view.querySelector('#login')) return;
   busy = true;
   try {
-    if (session.me === null && !document.getElementById('who').textContent) await whoAmI();
+    if (session.me === null && !document.getElementById('who').textContent) {
+      // Without a token, ask the public health route whether this fleet wants one (no 401 in the console).
+      if (!session.token && (await api('/api/v1/health')).auth) return renderLogin();
+      await whoAmI();
+    }
     const m = /^#\/gw\/([a-z0-9-]+)$/.exec(location.hash);
     if (m) await renderGateway(view, m[1], state);
+    else if (location.hash === '#/rollouts') await renderRollouts(view);
+    else if (location.hash === '#/claims' && can('provision')) await renderClaims(view);
     else await renderMap(view, state);
     const { gateways } = await api('/api/v1/gateways');
     document.getElementById('summary').textContent =
@@ -59,6 +73,7 @@ async function render() {
 
 window.addEventListener('hashchange', () => {
   view.dataset.gw = '';
+  view.dataset.page = '';
   void render();
 });
 void render();

@@ -1,4 +1,7 @@
-import { ago, api, esc, fmtValue } from './api.js';
+import { ago, api, can, esc, fmtValue } from './api.js';
+import { outcome, writePoint } from './commands.js';
+import { confirmDialog } from './dialog.js';
+import { renderOverrideForm } from './override.js';
 
 let chart;
 
@@ -59,14 +62,21 @@ export async function renderGateway(view, id, state) {
   const keep = view.querySelector('#chart');
   if (!keep || view.dataset.gw !== id) {
     view.dataset.gw = id;
+    view.dataset.page = 'gw';
     chart?.destroy();
     chart = undefined;
-    view.innerHTML = `<div class="grid">
+    view.innerHTML = `<div class="grid gw">
       <section class="card"><h2>${esc(id)} <span class="dot ${gw.online ? (faults.length ? 'bad' : 'ok') : 'off'}"></span></h2>
         <p class="muted" id="gw-meta"></p>
         <label>Chart <select id="chart-point"></select></label><div id="chart" class="chart"></div></section>
-      <section class="card"><h2>Devices</h2><table><thead><tr><th>device</th><th>point</th><th>value</th><th>unit</th><th>read</th></tr></thead><tbody id="points"></tbody></table></section>
+      <section class="card tall"><h2>Devices</h2><table><thead><tr><th>device</th><th>point</th><th>value</th><th>unit</th><th>read</th></tr></thead><tbody id="points"></tbody></table></section>
+      ${can('operate') ? '<section class="card" id="gw-override"></section><section class="card" id="gw-write"></section>' : ''}
+      <section class="card"><h2>Recent commands</h2><table><thead><tr><th>sent</th><th>command</th><th>by</th><th>result</th></tr></thead><tbody id="commands"></tbody></table></section>
     </div>`;
+    if (can('operate')) {
+      renderOverrideForm(view.querySelector('#gw-override'), [{ label: id, gateways: [id] }]);
+      renderWriteForm(view.querySelector('#gw-write'), id, points);
+    }
     view.querySelector('#chart-point').addEventListener('change', (e) => {
       state.chart = `${id}:${e.target.value}`;
       void drawChart(view.querySelector('#chart'), id, e.target.value);
@@ -78,5 +88,56 @@ export async function renderGateway(view, id, state) {
   if (sel.options.length !== points.filter((p) => typeof p.value === 'number').length)
     sel.innerHTML = options;
   view.querySelector('#points').innerHTML = rows;
+  const { commands } = await api(`/api/v1/gateways/${id}/commands?limit=8`);
+  view.querySelector('#commands').innerHTML = commands
+    .map(
+      (c) =>
+        `<tr><td class="muted">${ago(c.sentAt)}</td><td>${esc(describe(c))}</td><td>${esc(c.by)}</td><td class="${c.status}">${esc(outcome(c))}</td></tr>`,
+    )
+    .join('');
   if (selected) await drawChart(view.querySelector('#chart'), id, sel.value || selected);
+}
+
+function describe(c) {
+  if (c.name === 'write') return `write ${c.args.device}.${c.args.point} = ${c.args.value}`;
+  if (c.name === 'override') {
+    const n = Object.keys(c.args.set ?? {}).length;
+    return `override ${n} point(s) for ${Math.round((c.args.durationMs ?? 0) / 60_000)} min: ${c.args.why ?? ''}`;
+  }
+  return c.name;
+}
+
+/** Write one point (through the gateway's scheduler and interlocks), after a confirmation. */
+function renderWriteForm(el, gw, points) {
+  const keys = points.map((p) => `${p.device}.${p.point}`);
+  el.innerHTML = `<h2>Write a point</h2><form class="write">
+    <label>Point <select name="key">${keys.map((k) => `<option>${esc(k)}</option>`).join('')}</select></label>
+    <label>Value <input name="value" required placeholder="number, true or false"></label>
+    <button type="submit" class="primary">Write…</button></form><p id="write-result" aria-live="polite"></p>`;
+  const form = el.querySelector('form');
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const f = new FormData(form);
+    const [device, point] = String(f.get('key')).split('.');
+    const raw = String(f.get('value')).trim();
+    const value = raw === 'true' ? true : raw === 'false' ? false : Number(raw);
+    const out = el.querySelector('#write-result');
+    if (typeof value === 'number' && !Number.isFinite(value)) {
+      out.className = 'error';
+      out.textContent = `'${raw}' is not a number, true or false`;
+      return;
+    }
+    if (!(await confirmDialog('Write a point', `Write ${device}.${point} = ${value} on ${gw}?`, 'Write')))
+      return;
+    out.className = 'muted';
+    out.textContent = 'sending…';
+    try {
+      const r = await writePoint(gw, device, point, value);
+      out.className = r.status;
+      out.textContent = outcome(r);
+    } catch (err) {
+      out.className = 'error';
+      out.textContent = `failed: ${err.message}`;
+    }
+  });
 }

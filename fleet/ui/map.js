@@ -1,5 +1,6 @@
 import { renderAlarms } from './alarms.js';
-import { api, esc, health } from './api.js';
+import { api, can, esc, health } from './api.js';
+import { renderOverrideForm } from './override.js';
 
 let geo;
 
@@ -61,16 +62,33 @@ export async function renderMap(view, state) {
     .map((g) => {
       const site = sites.find((s) => s.id === g.id);
       const h = health(g, state.faults.get(g.id) ?? 0);
-      return `<tr class="clickable" data-gw="${esc(g.id)}"><td><span class="dot ${h}"></span>${esc(g.id)}</td><td>${esc(site?.name ?? '')}</td><td>${g.readings.toLocaleString('en')}</td></tr>`;
+      return `<tr class="clickable" data-gw="${esc(g.id)}"><td><span class="dot ${h}"></span>${esc(g.id)}</td><td>${esc(site?.name ?? '')}</td><td>${esc(site?.zone ?? '')}</td><td>${g.readings.toLocaleString('en')}</td></tr>`;
     })
     .join('');
-  view.innerHTML = `<div class="grid">
-    <section class="card"><h2>Hoàn Kiếm district</h2><svg class="map" viewBox="0 0 ${W} ${H}" role="img" aria-label="map of gateways">${shapes}${markers}</svg>
+  if (view.dataset.page !== 'map') {
+    // Built once per visit; the 2 s refresh only replaces the map, the table and the alarms.
+    view.dataset.page = 'map';
+    view.innerHTML = `<div class="grid">
+    <section class="card"><h2>Hoàn Kiếm district</h2><div id="map-svg"></div>
       <p class="muted"><span class="dot ok"></span>healthy <span class="dot bad"></span>active alarm <span class="dot off"></span>offline</p></section>
-    <section class="card"><div id="alarm-panel"></div><h2>Gateways</h2><table id="gateways"><thead><tr><th>gateway</th><th>site</th><th>readings</th></tr></thead><tbody>${rows}</tbody></table></section>
+    <section class="card"><div id="alarm-panel"></div><div id="override-panel"></div><h2>Gateways</h2><table id="gateways"><thead><tr><th>gateway</th><th>site</th><th>zone</th><th>readings</th></tr></thead><tbody></tbody></table></section>
   </div>`;
+    if (can('operate')) {
+      const zones = [...new Set(sites.map((s) => s.zone).filter(Boolean))].sort();
+      renderOverrideForm(view.querySelector('#override-panel'), [
+        { label: 'whole district', gateways: sites.map((s) => s.id) },
+        ...zones.map((z) => ({
+          label: `zone ${z}`,
+          gateways: sites.filter((s) => s.zone === z).map((s) => s.id),
+        })),
+      ]);
+    }
+  }
+  view.querySelector('#map-svg').innerHTML =
+    `<svg class="map" viewBox="0 0 ${W} ${H}" role="img" aria-label="map of gateways">${shapes}${markers}</svg>`;
+  view.querySelector('#gateways tbody').innerHTML = rows;
   view
-    .querySelectorAll('svg [data-gw], tr[data-gw]')
+    .querySelectorAll('#map-svg [data-gw], #gateways tr[data-gw]')
     .forEach((el) => el.addEventListener('click', () => (location.hash = `#/gw/${el.dataset.gw}`)));
   await renderAlarms(view.querySelector('#alarm-panel'));
 }

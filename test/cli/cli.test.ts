@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempDir, waitFor } from '../helpers.js';
-import { runCli, startCli } from './run-cli.js';
+import { runCli, startDemo } from './run-cli.js';
 
 describe('citygate CLI', () => {
   it('lists its commands with --help', async () => {
@@ -54,44 +54,47 @@ describe('citygate CLI', () => {
     expect(missing.stderr).toContain('missing --config FILE');
   });
 
-  it('demo runs a fleet with three gateways and stops cleanly on Ctrl-C with no stray processes', async () => {
+  it('demo runs a secured fleet with three gateways, stops cleanly on Ctrl-C, and restarts on its saved credentials', async () => {
     const dir = tempDir();
-    const child = startCli([
-      'demo',
-      '--data',
-      dir.path,
-      '--gateways',
-      '3',
-      '--http-port',
-      '0',
-      '--mqtt-port',
-      '0',
-    ]);
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const api = await waitFor(
-      'API URL',
-      () => /fleet API\s+(http:\/\/\S+)\/api\/v1\/gateways/.exec(out)?.[1],
-      20_000,
-    );
-    const gws = await waitFor(
-      'three gateways online with readings',
-      async () => {
-        const body = (await (await fetch(`${api}/api/v1/gateways`)).json()) as {
-          gateways: { id: string; online: boolean; readings: number }[];
-        };
-        return body.gateways.length === 3 && body.gateways.every((g) => g.online && g.readings > 0)
-          ? body.gateways
-          : undefined;
-      },
-      20_000,
-    );
-    expect(gws.map((g) => g.id)).toEqual(['gw-1', 'gw-2', 'gw-3']);
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
-    child.kill('SIGINT');
-    expect(await exited).toBe(0);
-    expect(out).toContain('stopped cleanly');
+    const run = async (): Promise<string> => {
+      const { child, output } = startDemo(dir.path, 3);
+      const api = await waitFor(
+        'API URL',
+        () => /fleet API\s+(http:\/\/\S+)\/api\/v1\/gateways/.exec(output())?.[1],
+        25_000,
+      );
+      // Security is on: no token, no data; the viewer's token from the demo's 0600 file reads.
+      expect((await fetch(`${api}/api/v1/gateways`)).status).toBe(401);
+      const tokenFile = join(dir.path, 'api-tokens.json');
+      expect(statSync(tokenFile).mode & 0o777).toBe(0o600);
+      const { viewer } = JSON.parse(readFileSync(tokenFile, 'utf8')) as { viewer: string };
+      const gws = await waitFor(
+        'three gateways online with readings',
+        async () => {
+          const body = (await (
+            await fetch(`${api}/api/v1/gateways`, { headers: { authorization: `Bearer ${viewer}` } })
+          ).json()) as { gateways: { id: string; online: boolean; readings: number }[] };
+          return body.gateways.length === 3 && body.gateways.every((g) => g.online && g.readings > 0)
+            ? body.gateways
+            : undefined;
+        },
+        25_000,
+      );
+      expect(gws.map((g) => g.id)).toEqual(['gw-1', 'gw-2', 'gw-3']);
+      const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+      child.kill('SIGINT');
+      expect(await exited).toBe(0);
+      expect(output()).toContain('stopped cleanly');
+      return viewer;
+    };
+    const first = await run();
+    const creds = join(dir.path, 'credentials', 'gw-1.json');
+    const secret = readFileSync(creds, 'utf8');
+    expect(statSync(creds).mode & 0o777).toBe(0o600);
+    // Second start on the same data: same tokens; the gateways' saved credentials are still accepted
+    // (not re-provisioned).
+    expect(await run()).toBe(first);
+    expect(readFileSync(creds, 'utf8')).toBe(secret);
     // No process left behind holding the demo's data directory.
     const stray = execFileSync('ps', ['-eo', 'args'])
       .toString()

@@ -34,3 +34,29 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv = {}): ChildProc
     stdio: ['pipe', 'pipe', 'pipe'],
   });
 }
+
+/** `citygate demo` on any free ports with its output collected; `output()` is everything so far. */
+export function startDemo(
+  dataDir: string,
+  gateways: number,
+  extra: string[] = [],
+): { child: ChildProcess; output: () => string } {
+  const child = startCli([
+    'demo',
+    '--data',
+    dataDir,
+    '--gateways',
+    String(gateways),
+    '--http-port',
+    '0',
+    '--mqtt-port',
+    '0',
+    '--mqtt-tls-port',
+    '0',
+    ...extra,
+  ]);
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  return { child, output: () => out };
+}

@@ -95,7 +95,8 @@ export function registerCommandRoutes(
               minProperties: 1,
               maxProperties: 100,
               propertyNames: { pattern: '^[a-z0-9][a-z0-9-]{0,62}\\.[a-z0-9][a-z0-9-]{0,62}$' },
-              additionalProperties: { anyOf: [{ type: 'number' }, { type: 'boolean' }] },
+              // A type list, not anyOf: with the API's coerceTypes, anyOf would turn `true` into 1.
+              additionalProperties: { type: ['number', 'boolean'] },
             },
             durationMs: { type: 'integer', minimum: 1000, maximum: 7 * 86_400_000 },
             ...timing,

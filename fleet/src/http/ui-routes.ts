@@ -20,7 +20,20 @@ export function registerUiRoutes(app: FastifyInstance): void {
     files.set(url, { body: readFileSync(path), type: TYPES[ext] ?? 'application/octet-stream' });
   };
   const ui = join(root, 'fleet', 'ui');
-  for (const f of ['index.html', 'app.js', 'map.js', 'gateway.js', 'alarms.js', 'api.js', 'style.css'])
+  for (const f of [
+    'index.html',
+    'app.js',
+    'map.js',
+    'gateway.js',
+    'alarms.js',
+    'api.js',
+    'commands.js',
+    'override.js',
+    'dialog.js',
+    'claims.js',
+    'rollouts.js',
+    'style.css',
+  ])
     add(`/ui/${f}`, join(ui, f));
   add('/ui/maps/hoan-kiem.geojson', join(ui, 'maps', 'hoan-kiem.geojson'));
   add('/vendor/uplot.js', join(root, 'node_modules', 'uplot', 'dist', 'uPlot.iife.min.js'));

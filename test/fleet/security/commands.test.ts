@@ -119,6 +119,26 @@ describe('commands and overrides with their results', () => {
       name: 'override',
       args: { who: 'night-shift', why: 'festival', set: { 'light-1.dim': 100 }, durationMs: 7_200_000 },
     });
+    // Booleans and numbers reach the gateway as sent (never coerced into each other).
+    const mixed = await api(fleet, operator, 'POST', '/api/v1/gateways/gw-a/overrides', {
+      why: 'night market',
+      set: { 'light-1.on': true, 'light-1.dim': 1, 'light-2.on': false, 'light-2.dim': 0 },
+      durationMs: 60_000,
+    });
+    expect(mixed.status, JSON.stringify(mixed.body)).toBe(200);
+    expect((received.at(-1)?.args as { set: unknown }).set).toStrictEqual({
+      'light-1.on': true,
+      'light-1.dim': 1,
+      'light-2.on': false,
+      'light-2.dim': 0,
+    });
+    const wrongType = await api(fleet, operator, 'POST', '/api/v1/gateways/gw-a/overrides', {
+      why: 'x',
+      set: { 'light-1.dim': 'high' },
+      durationMs: 5000,
+    });
+    expect(wrongType.status).toBe(400);
+    expect(JSON.stringify(wrongType.body)).toContain('light-1.dim');
     const bad = await api(fleet, operator, 'POST', '/api/v1/gateways/gw-a/overrides', {
       why: 'x',
       set: { 'no-dot': 1 },
