@@ -69,6 +69,7 @@ export async function renderGateway(view, id, state) {
       <section class="card"><h2>${esc(id)} <span class="dot ${gw.online ? (faults.length ? 'bad' : 'ok') : 'off'}"></span></h2>
         <p class="muted" id="gw-meta"></p>
         <label>Chart <select id="chart-point"></select></label><div id="chart" class="chart"></div></section>
+      <section class="card"><h2>Health</h2><table id="gw-health"></table></section>
       <section class="card tall"><h2>Devices</h2><table><thead><tr><th>device</th><th>point</th><th>value</th><th>unit</th><th>read</th></tr></thead><tbody id="points"></tbody></table></section>
       ${can('operate') ? '<section class="card" id="gw-override"></section><section class="card" id="gw-write"></section>' : ''}
       <section class="card"><h2>Recent commands</h2><table><thead><tr><th>sent</th><th>command</th><th>by</th><th>result</th></tr></thead><tbody id="commands"></tbody></table></section>
@@ -88,6 +89,7 @@ export async function renderGateway(view, id, state) {
   if (sel.options.length !== points.filter((p) => typeof p.value === 'number').length)
     sel.innerHTML = options;
   view.querySelector('#points').innerHTML = rows;
+  await renderHealth(view.querySelector('#gw-health'), id, gw);
   const { commands } = await api(`/api/v1/gateways/${id}/commands?limit=8`);
   view.querySelector('#commands').innerHTML = commands
     .map(
@@ -140,4 +142,45 @@ function renderWriteForm(el, gw, points) {
       out.textContent = `failed: ${err.message}`;
     }
   });
+}
+
+const age = (ms) => (ms < 60_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(ms / 60_000)} min`);
+
+/** Uplink, outbox (per class), lines and config drift, as the gateway last reported them. */
+async function renderHealth(el, id, gw) {
+  const [h, cfg] = await Promise.all([
+    api(`/api/v1/gateways/${id}/health`).catch(() => null),
+    api(`/api/v1/gateways/${id}/config`).catch(() => null),
+  ]);
+  const row = (k, v, cls = '') => `<tr><th>${esc(k)}</th><td class="${cls}">${esc(v)}</td></tr>`;
+  const rows = [row('software', gw.version ?? '?')];
+  if (cfg)
+    rows.push(
+      row(
+        'config',
+        `${cfg.drift}${cfg.reported?.version ? ` (v${cfg.reported.version})` : ''}`,
+        cfg.drift === 'rejected' ? 'error' : '',
+      ),
+    );
+  if (h?.uplink)
+    rows.push(
+      row('uplink', `${h.uplink.state}, session ${h.uplink.session}, ${h.uplink.inFlightMessages} in flight`),
+    );
+  if (h?.outbox) {
+    for (const [k, c] of Object.entries(h.outbox.classes))
+      rows.push(row(`outbox ${k}`, `${c.depth} rows${c.depth ? `, oldest ${age(c.oldestAgeMs)}` : ''}`));
+    const ev = h.outbox.evicted;
+    rows.push(
+      row(
+        'evicted',
+        `${ev.telemetry} telemetry, ${ev.events} events`,
+        ev.telemetry + ev.events ? 'error' : '',
+      ),
+    );
+    if (h.outbox.diskFull) rows.push(row('disk', 'FULL', 'error'));
+  }
+  for (const l of h?.lines ?? [])
+    rows.push(row(`line ${l.id}`, `${(l.utilisation * 100).toFixed(1)} % busy`));
+  if (gw.missingMessages) rows.push(row('lost messages', String(gw.missingMessages), 'error'));
+  el.innerHTML = rows.join('');
 }

@@ -107,14 +107,14 @@ describe('fleet dashboard in a real browser', () => {
     const page = pages.operator!;
     // gw-3's failed lamp raises the lamp-fault alarm through its local rules.
     const row = page.locator('#alarms tr[data-alarm^="gw-3/"]', { hasText: 'lamp fault' });
-    await row.waitFor({ timeout: 30_000 });
+    await row.waitFor({ timeout: 45_000 });
     await row.locator('button.ack').click();
     await expect
       .poll(() => page.locator('#alarms tr[data-alarm^="gw-3/"]', { hasText: 'lamp fault' }).textContent(), {
         timeout: 10_000,
       })
       .toContain('ack by demo-operator');
-  });
+  }, 60_000);
 
   it('overrides every light of a zone after a confirmation, and the simulated lamps follow', async () => {
     const page = pages.operator!;
@@ -184,6 +184,15 @@ describe('fleet dashboard in a real browser', () => {
     await expect.poll(() => page.getAttribute('#chart', 'data-last'), { timeout: 15_000 }).not.toBe(first);
     // gw-3 has a failed lamp on purpose: the page says so.
     expect(await page.textContent('#gw-meta')).toMatch(/[1-9] fault\(s\)/);
+    // Connection and outbox health, software and config state, as the gateway reported them.
+    await expect
+      .poll(() => page.textContent('#gw-health'), { timeout: 15_000 })
+      .toMatch(/uplinkonline, session 1/);
+    const health = await page.textContent('#gw-health');
+    expect(health).toMatch(/outbox alarm\d+ rows/);
+    expect(health).toMatch(/outbox telemetry\d+ rows/);
+    expect(health).toContain('configunmanaged');
+    expect(health).toMatch(/line eth0\d+\.\d % busy/);
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: join(SHOTS, 'gateway.png') });
   });
