@@ -2,11 +2,19 @@
  * npm run bench:uplink
  * 1. Outbox durable writes (WAL, synchronous=FULL, batches of 500) vs a bare multi-row INSERT into a
  *    plain table with the same settings.
- * 2. Drain: a backlog of readings from the outbox through the Uplink (QoS 1, window 8, rows deleted on
- *    PUBACK) vs a raw mqtt.js QoS 1 publisher sending the same payloads to the same broker.
+ * 2. Drain: a backlog of readings from the outbox through the Uplink (QoS 1, default window, rows
+ *    deleted on PUBACK) vs a raw mqtt.js QoS 1 publisher sending the same payloads to the same broker.
  * 3. End to end: readings/s from a gateway's outbox into the fleet store vs raw broker pass-through
  *    (mqtt.js publisher → broker → mqtt.js QoS 1 subscriber) on the same broker software.
+ * 4. The fleet store alone: the same telemetry messages through `FleetStore.apply` in groups of 16
+ *    (what the group commit sees) vs a bare multi-row INSERT of the same readings into a table with
+ *    no index and the same sync setting: how close the store is to SQLite's own ceiling here.
  * Each against the embedded aedes and Mosquitto from Debian.
+ *
+ * Like for like: both sides move the same number of readings in the same number of messages of the
+ * same size (BATCH readings each, same fields and envelope), and both clocks include connecting.
+ * Each pair is measured BENCH_REPS times (default 3), alternating, and the best of each side is
+ * reported, so a busy machine penalises neither side more than the other.
  */
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
@@ -19,11 +27,14 @@ import { createLogger } from '../common/log.js';
 import { Db } from '../common/sqlite.js';
 import { Outbox } from '../edge/src/outbox.js';
 import { Uplink } from '../edge/src/uplink.js';
+import { decode } from '../common/contract/index.js';
 import { startFleet } from '../fleet/src/main.js';
+import { SqliteFleetStore, type UplinkMessage } from '../fleet/src/store.js';
 import { freePort, Mosquitto } from '../test/e2e/loss/harness.js';
 import { printTable, type Row } from './table.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
+const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 3));
 const BATCH = 500;
 const log = createLogger({ level: 'error' });
 const work = mkdtempSync(join(tmpdir(), 'citygate-bench-uplink-'));
@@ -43,18 +54,36 @@ async function fill(o: Outbox, rows: number): Promise<void> {
   for (let i = 0; i < rows; i += BATCH) await o.putReadings(readings(i, Math.min(BATCH, rows - i)));
 }
 
-async function outboxWrites(): Promise<Row> {
-  const rows = ROWS;
+/** Best (shortest) time of `REPS` alternating runs of each side, in seconds. */
+async function bestOf(
+  ours: () => Promise<number>,
+  baseline: () => Promise<number>,
+): Promise<[number, number]> {
+  let o = Infinity;
+  let b = Infinity;
+  for (let i = 0; i < REPS; i++) {
+    b = Math.min(b, await baseline());
+    o = Math.min(o, await ours());
+  }
+  return [o, b];
+}
+
+async function outboxFill(): Promise<number> {
   const o = await Outbox.open(path('outbox.db'));
-  let t0 = performance.now();
-  await fill(o, rows);
-  const ours = rows / ((performance.now() - t0) / 1000);
+  const t0 = performance.now();
+  await fill(o, ROWS);
+  const s = (performance.now() - t0) / 1000;
   await o.close();
+  return s;
+}
+
+async function bareInsert(): Promise<number> {
+  const rows = ROWS;
   const db = await Db.open(path('plain.db'));
   await db.exec(
     'PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; CREATE TABLE t (id INTEGER PRIMARY KEY, body TEXT, ts INTEGER)',
   );
-  t0 = performance.now();
+  const t0 = performance.now();
   for (let i = 0; i < rows; i += BATCH) {
     const chunk = readings(i, Math.min(BATCH, rows - i));
     await db.transaction((d) =>
@@ -65,12 +94,17 @@ async function outboxWrites(): Promise<Row> {
       ),
     );
   }
-  const baseline = rows / ((performance.now() - t0) / 1000);
+  const s = (performance.now() - t0) / 1000;
   await db.close();
+  return s;
+}
+
+async function outboxWrites(): Promise<Row> {
+  const [ours, baseline] = await bestOf(outboxFill, bareInsert);
   return {
     metric: 'outbox durable writes (batches of 500)',
-    ours,
-    baseline,
+    ours: ROWS / ours,
+    baseline: ROWS / baseline,
     unit: 'rows/s',
     better: 'higher',
     goal: 'baseline: bare INSERT, WAL+FULL',
@@ -99,8 +133,8 @@ function rawPayloads(gw: string, rows: number): string[] {
 }
 
 async function rawPublish(url: string, clientId: string, payloads: string[], topic: string): Promise<number> {
-  const c = await mqtt.connectAsync(url, { clientId, protocolVersion: 4, reconnectPeriod: 0 });
   const t0 = performance.now();
+  const c = await mqtt.connectAsync(url, { clientId, protocolVersion: 4, reconnectPeriod: 0 });
   await Promise.all(payloads.map((p) => c.publishAsync(topic, p, { qos: 1 })));
   const s = (performance.now() - t0) / 1000;
   await c.endAsync();
@@ -110,16 +144,28 @@ async function rawPublish(url: string, clientId: string, payloads: string[], top
 async function drainUplink(url: string, gw: string): Promise<number> {
   const o = await Outbox.open(path('drain.db'));
   await fill(o, ROWS);
+  let acked = 0;
+  let drained!: () => void;
+  const done = new Promise<void>((resolve) => (drained = resolve));
   const up = new Uplink(
-    { gatewayId: gw, mqttUrl: url, version: 'bench', backlogRowsPerSec: Infinity, batchSize: BATCH },
+    {
+      gatewayId: gw,
+      mqttUrl: url,
+      version: 'bench',
+      backlogRowsPerSec: Infinity,
+      batchSize: BATCH,
+      // Called once a message's rows are deleted: the clock stops when the outbox is empty.
+      onAck: (a) => (acked += a.count) >= ROWS && drained(),
+    },
     o,
     realClock,
     log,
   );
   const t0 = performance.now();
   up.start();
-  while ((await o.depth()) > 0) await new Promise((r) => setTimeout(r, 5));
+  await done;
   const s = (performance.now() - t0) / 1000;
+  if ((await o.depth()) !== 0) throw new Error('drain: outbox not empty after every row was acknowledged');
   await up.stop();
   await o.close();
   return s;
@@ -158,7 +204,10 @@ async function passThrough(url: string): Promise<number> {
 
 async function endToEnd(
   fleetUrl: string,
-  store: { getGateway(id: string): Promise<{ readings: number } | undefined> },
+  fleet: {
+    store: { getGateway(id: string): Promise<{ readings: number } | undefined> };
+    ingest: { stats: { readings: number } };
+  },
   gw: string,
 ): Promise<number> {
   const o = await Outbox.open(path('e2e.db'));
@@ -169,13 +218,71 @@ async function endToEnd(
     realClock,
     log,
   );
+  // The ingest counts readings once their transaction committed; watching that counter (not the
+  // database) keeps the clock from competing with the ingest for SQLite.
+  const before = fleet.ingest.stats.readings;
   const t0 = performance.now();
   up.start();
-  while (((await store.getGateway(gw))?.readings ?? 0) < ROWS) await new Promise((r) => setTimeout(r, 5));
+  while (fleet.ingest.stats.readings - before < ROWS) await new Promise((r) => setTimeout(r, 1));
   const s = (performance.now() - t0) / 1000;
+  const stored = (await fleet.store.getGateway(gw))?.readings ?? 0;
+  if (stored !== ROWS) throw new Error(`end to end: ${stored} readings stored for ${gw}, expected ${ROWS}`);
   await up.stop();
   await o.close();
   return s;
+}
+
+/** The same telemetry messages through `FleetStore.apply`, 16 per group commit. */
+async function storeApply(messages: UplinkMessage[]): Promise<number> {
+  const store = await SqliteFleetStore.open(path('store.db'));
+  const t0 = performance.now();
+  for (let i = 0; i < messages.length; i += 16) await store.apply(messages.slice(i, i + 16), Date.now());
+  const s = (performance.now() - t0) / 1000;
+  const stored = (await store.getGateway('gw-store'))?.readings;
+  await store.close();
+  if (stored !== ROWS) throw new Error(`store: ${stored} readings stored, expected ${ROWS}`);
+  return s;
+}
+
+/** SQLite's ceiling here: the same readings, 16 messages a transaction, into a table with no index. */
+async function storeCeiling(messages: UplinkMessage[]): Promise<number> {
+  const db = await Db.open(path('ceiling.db'));
+  await db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+    CREATE TABLE t (src INTEGER, rid INTEGER, pt INTEGER, gw INTEGER, value REAL, is_bool INTEGER, ts INTEGER, received INTEGER)`);
+  const t0 = performance.now();
+  for (let i = 0; i < messages.length; i += 16)
+    await db.transaction(async (d) => {
+      for (const m of messages.slice(i, i + 16))
+        if (m.channel === 'telemetry')
+          await d.insertMany(
+            'INSERT INTO t',
+            8,
+            m.value.readings.map((r) => [1, r.id, 1, 1, Number(r.value), 0, r.ts, 0]),
+          );
+    });
+  const s = (performance.now() - t0) / 1000;
+  await db.close();
+  return s;
+}
+
+async function storeRows(): Promise<Row> {
+  const messages = rawPayloads('gw-store', ROWS).map((p): UplinkMessage => {
+    const m = decode('telemetry', 'gw-store', p);
+    if (!m.ok) throw new Error(`bench payload does not decode: ${m.error}`);
+    return { channel: 'telemetry', value: m.value };
+  });
+  const [ours, baseline] = await bestOf(
+    () => storeApply(messages),
+    () => storeCeiling(messages),
+  );
+  return {
+    metric: 'fleet store apply (16 messages a commit)',
+    ours: ROWS / ours,
+    baseline: ROWS / baseline,
+    unit: 'readings/s',
+    better: 'higher',
+    goal: 'context: bare INSERT, no index',
+  };
 }
 
 async function brokerRows(kind: 'aedes' | 'mosquitto'): Promise<Row[]> {
@@ -191,14 +298,12 @@ async function brokerRows(kind: 'aedes' | 'mosquitto'): Promise<Row[]> {
     rawUrl = plain.url;
   }
   try {
-    const rawDrain = await rawPublish(
-      rawUrl,
-      'gw-rawpub',
-      rawPayloads('gw-rawpub', ROWS),
-      'citygate/v1/gw-rawpub/telemetry',
+    let run = 0;
+    const [ourDrain, rawDrain] = await bestOf(
+      () => drainUplink(rawUrl, `gw-drain-${kind}-${++run}`),
+      () =>
+        rawPublish(rawUrl, 'gw-rawpub', rawPayloads('gw-rawpub', ROWS), 'citygate/v1/gw-rawpub/telemetry'),
     );
-    const ourDrain = await drainUplink(rawUrl, `gw-drain-${kind}`);
-    const rawE2e = await passThrough(rawUrl);
     const fleet = await startFleet({
       dataDir: path('fleet'),
       httpPort: 0,
@@ -207,7 +312,10 @@ async function brokerRows(kind: 'aedes' | 'mosquitto'): Promise<Row[]> {
       externalBroker: mosq ? { url: mosq.url } : undefined,
       log,
     });
-    const ourE2e = await endToEnd(mosq ? mosq.url : fleet.mqttUrl, fleet.store, `gw-e2e-${kind}`);
+    const [ourE2e, rawE2e] = await bestOf(
+      () => endToEnd(mosq ? mosq.url : fleet.mqttUrl, fleet, `gw-e2e-${kind}-${++run}`),
+      () => passThrough(rawUrl),
+    );
     await fleet.stop();
     return [
       {
@@ -236,6 +344,7 @@ async function brokerRows(kind: 'aedes' | 'mosquitto'): Promise<Row[]> {
 try {
   const rows: Row[] = [
     await outboxWrites(),
+    await storeRows(),
     ...(await brokerRows('aedes')),
     ...(await brokerRows('mosquitto')),
   ];

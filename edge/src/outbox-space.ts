@@ -9,7 +9,7 @@ import {
   type OutboxChannel,
   type OutboxClass,
 } from './outbox-classes.js';
-import { evictEvents, evictTelemetry } from './outbox-sql.js';
+import { evictEvents, evictTelemetry, wireItem } from './outbox-sql.js';
 import type { InFlight, OutboxItem, OutboxOptions } from './outbox.js';
 
 export const isDiskFull = (err: unknown): boolean => {
@@ -32,6 +32,12 @@ export class OutboxSpace {
   readonly evicted = { telemetry: 0, events: 0 };
   rejected = 0;
   diskFull = false;
+  /**
+   * The highest row id handed out. Ids are assigned here (inside the queue) rather than by SQLite, so
+   * telemetry bodies can carry their id; the table keeps AUTOINCREMENT, so `sqlite_sequence` follows.
+   * Ids of a rolled-back insert are skipped, never reused within a run (nobody saw them anyway).
+   */
+  lastId = 0;
   held: { channel: OutboxChannel; items: readonly OutboxItem[] }[] = [];
   private unreported = 0;
   private heldTimer: Timer | undefined;
@@ -58,6 +64,11 @@ export class OutboxSpace {
       "SELECT k, v FROM meta WHERE k IN ('evicted.telemetry', 'evicted.events')",
     );
     for (const m of meta) this.evicted[m.k === 'evicted.telemetry' ? 'telemetry' : 'events'] = Number(m.v);
+    const seq = await this.db.get<{ m: number | null }>(
+      `SELECT MAX(m) AS m FROM (SELECT seq AS m FROM sqlite_sequence WHERE name = 'outbox'
+         UNION ALL SELECT MAX(id) FROM outbox)`,
+    );
+    this.lastId = Math.max(this.lastId, seq?.m ?? 0);
   }
 
   /** Account for deleted rows: `rows` rows of class rank `cls` whose bodies took `bytes`. */
@@ -180,6 +191,7 @@ export class OutboxSpace {
   private async insert(channel: OutboxChannel, items: readonly OutboxItem[]): Promise<void> {
     const cls = CLASS_OF[channel];
     let bytes = 0;
+    let id = this.lastId;
     const rows: SqlValue[][] = items.map((i) => {
       let ts = i.ts;
       let b = i.body;
@@ -191,10 +203,14 @@ export class OutboxSpace {
       }
       const body = JSON.stringify(b);
       bytes += body.length;
-      return [RANK[cls], channel, i.key ?? null, body, ts, body.length];
+      id++;
+      // Telemetry is stored in wire form (id and ts spliced in): taking a batch only joins bodies.
+      const stored = cls === 'telemetry' ? wireItem(body, id, ts) : body;
+      return [id, RANK[cls], channel, i.key ?? null, stored, ts, body.length];
     });
+    this.lastId = id;
     await this.db.transaction((db) =>
-      db.insertMany('INSERT INTO outbox (cls, channel, key, body, ts, bytes)', 6, rows),
+      db.insertMany('INSERT INTO outbox (id, cls, channel, key, body, ts, bytes)', 7, rows),
     );
     this.count[cls] += rows.length;
     this.bytes[cls] += bytes + rows.length * ROW_OVERHEAD;

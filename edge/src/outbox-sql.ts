@@ -11,11 +11,49 @@ export const SCHEMA = `
     body TEXT NOT NULL,
     ts INTEGER NOT NULL,
     bytes INTEGER NOT NULL
-  );
-  CREATE INDEX IF NOT EXISTS outbox_by_class ON outbox (cls, id);`;
+  );`;
 
-/** Outboxes written before priority classes (`kind`, readings only) keep their rows and ids. */
+/**
+ * Telemetry, nearly every row, has no index: its queries walk the rowid (`id`) range, so putting and
+ * deleting a reading touches one B-tree. The rare alarm and event rows have partial indexes, so
+ * finding them never scans telemetry. Queries name the class as a literal (`cls = 0`), which is
+ * what lets SQLite use a partial index.
+ */
+export const INDEXES = `
+  DROP INDEX IF EXISTS outbox_by_class;
+  CREATE INDEX IF NOT EXISTS outbox_alarms ON outbox (id) WHERE cls = ${RANK.alarm};
+  CREATE INDEX IF NOT EXISTS outbox_events ON outbox (id) WHERE cls = ${RANK.event};`;
+
+/**
+ * Telemetry bodies are stored in wire form: the reading with its `id` and `ts` spliced in at the end
+ * (`{"device":…,"id":7,"ts":…}`), so taking a batch is a plain `group_concat(body)`. `bytes` still
+ * counts the reading without them (the id and ts columns were always part of the row overhead).
+ */
+export const WIRE_FORMAT = 2;
+
+/** SQL that turns a stored body into its wire item (the outbox's older telemetry rows, alarms). */
+export const SPLICE_ID_TS = `CASE WHEN length(body) > 2 THEN substr(body, 1, length(body) - 1) || ',' ELSE '{' END
+  || '"id":' || id || ',"ts":' || ts || '}'`;
+
+/** The wire item of one telemetry row, as stored. */
+export const wireItem = (body: string, id: number, ts: number): string =>
+  `${body.length > 2 ? `${body.slice(0, -1)},` : '{'}"id":${id},"ts":${ts}}`;
+
+/**
+ * Outboxes written before priority classes (`kind`, readings only) keep their rows and ids; outboxes
+ * written before wire-form telemetry get their telemetry bodies rewritten once.
+ */
 export async function migrate(db: Db): Promise<void> {
+  await migrateClasses(db);
+  const format = await db.get<{ v: string }>(`SELECT v FROM meta WHERE k = 'format'`);
+  if (Number(format?.v ?? 0) >= WIRE_FORMAT) return;
+  await db.transaction(async (d) => {
+    await d.run(`UPDATE outbox SET body = ${SPLICE_ID_TS} WHERE cls = ${RANK.telemetry}`);
+    await d.run(`INSERT OR REPLACE INTO meta (k, v) VALUES ('format', ?)`, [String(WIRE_FORMAT)]);
+  });
+}
+
+async function migrateClasses(db: Db): Promise<void> {
   const cols = await db.all<{ name: string }>('PRAGMA table_info(outbox)');
   if (!cols.some((c) => c.name === 'kind')) return;
   await db.transaction(async (d) => {
@@ -69,8 +107,8 @@ async function deleteIds(db: Db, ids: readonly number[], counter: string): Promi
 export async function evictTelemetry(db: Db, n: number, inflight: InFlightView): Promise<Gone> {
   const window = (
     await db.all<{ id: number; key: string | null }>(
-      'SELECT id, key FROM outbox WHERE cls = ? ORDER BY id LIMIT ?',
-      [RANK.telemetry, 2 * n + inflight.rows()],
+      `SELECT id, key FROM outbox WHERE cls = ${RANK.telemetry} ORDER BY id LIMIT ?`,
+      [2 * n + inflight.rows()],
     )
   ).filter((r) => !inflight.has(RANK.telemetry, r.id));
   if (window.length === 0) return [];
@@ -88,10 +126,10 @@ export async function evictTelemetry(db: Db, n: number, inflight: InFlightView):
 
 /** Drop the oldest `n` event-class rows not in flight. */
 export async function evictEvents(db: Db, n: number, inflight: InFlightView): Promise<Gone> {
-  const rows = await db.all<{ id: number }>('SELECT id FROM outbox WHERE cls = ? ORDER BY id LIMIT ?', [
-    RANK.event,
-    n + inflight.rows(),
-  ]);
+  const rows = await db.all<{ id: number }>(
+    `SELECT id FROM outbox WHERE cls = ${RANK.event} ORDER BY id LIMIT ?`,
+    [n + inflight.rows()],
+  );
   return deleteIds(
     db,
     rows

@@ -11,7 +11,7 @@ import {
   type OutboxClass,
   type OutboxHealth,
 } from './outbox-classes.js';
-import { migrate, SCHEMA } from './outbox-sql.js';
+import { INDEXES, migrate, SCHEMA, SPLICE_ID_TS } from './outbox-sql.js';
 import { OutboxSpace } from './outbox-space.js';
 import { finiteReadings, validateItems } from './outbox-validate.js';
 
@@ -39,7 +39,7 @@ export class OutboxRow {
 
 /**
  * What one MQTT message carries: rows of one channel, in id order — every row of its class with an id
- * in [first, last]. Telemetry and alarm batches come as `itemsJson` (the wire items, `id` and `ts`
+ * in [first, last]. Telemetry and alarm batches come as `items`, the UTF-8 bytes of the wire items (`id` and `ts`
  * spliced in by SQLite, so no per-row objects are made); `rows` parses them when needed.
  */
 export class OutboxBatch {
@@ -52,9 +52,15 @@ export class OutboxBatch {
     readonly last: number,
     readonly count: number,
     readonly bytes: number,
-    readonly itemsJson: string | undefined,
+    /** The joined wire items as bytes: SQLite hands them over as a BLOB, so no UTF-8 decoding here. */
+    readonly items: Buffer | undefined,
     private readonly parsed: OutboxRow[] | undefined,
   ) {}
+
+  /** The joined wire items as text (`{…},{…}`). */
+  get itemsJson(): string | undefined {
+    return this.items?.toString('utf8');
+  }
 
   get rows(): OutboxRow[] {
     if (this.parsed) return this.parsed;
@@ -114,11 +120,15 @@ export class Outbox {
   private readonly cursor = { alarm: 0, event: 0, telemetry: 0, live: 0 };
   private pendingConfirm: OutboxBatch[] = [];
   private confirmQueued: Promise<void> | undefined;
+  /** The confirm deletes, one after another on their own connection. */
+  private confirming: Promise<unknown> = Promise.resolve();
   private readonly clock: Clock;
   private readonly space: OutboxSpace;
 
   private constructor(
     private readonly db: Db,
+    /** A second connection for confirm deletes, with synchronous=NORMAL (see `confirm`). */
+    private readonly deletes: Db,
     readonly epoch: string,
     private readonly opts: OutboxOptions,
   ) {
@@ -132,9 +142,12 @@ export class Outbox {
     if (opts.maxPageCount) await db.exec(`PRAGMA max_page_count = ${Math.floor(opts.maxPageCount)}`);
     await db.exec(SCHEMA);
     await migrate(db);
+    await db.exec(INDEXES);
     await db.run(`INSERT OR IGNORE INTO meta (k, v) VALUES ('epoch', ?)`, [randomBytes(8).toString('hex')]);
     const row = await db.get<{ v: string }>(`SELECT v FROM meta WHERE k = 'epoch'`);
-    const outbox = new Outbox(db, row!.v, opts);
+    const deletes = await Db.open(path);
+    await deletes.exec(`PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000;`);
+    const outbox = new Outbox(db, deletes, row!.v, opts);
     await outbox.space.recount();
     return outbox;
   }
@@ -197,46 +210,112 @@ export class Outbox {
    * `backlogRows` rows of telemetry backlog. Taken rows stay in flight until confirmed.
    */
   take(maxRows: number, backlogRows = Infinity): Promise<OutboxBatch | undefined> {
+    return this.takeMany(maxRows, 1, backlogRows).then((b) => b[0]);
+  }
+
+  /**
+   * Up to `maxBatches` batches of the same stream at once, in order (one SQLite statement, one
+   * snapshot): several batches of live telemetry or of backlog, but only ever one alarm or event
+   * batch, so a class never overtakes a more urgent one. `backlogRows` bounds all backlog rows.
+   */
+  takeMany(maxRows: number, maxBatches: number, backlogRows = Infinity): Promise<OutboxBatch[]> {
     return this.serial(async () => {
       if (this.space.count.alarm > 0) {
-        const b = await this.aggregate('alarm', this.cursor.alarm, Infinity, Math.min(maxRows, 1000), false);
-        if (b) return ((this.cursor.alarm = b.last), b);
+        const [b] = await this.aggregate(
+          'alarm',
+          this.cursor.alarm,
+          Infinity,
+          Math.min(maxRows, 1000),
+          1,
+          false,
+        );
+        if (b) return ((this.cursor.alarm = b.last), [b]);
       }
       if (this.space.count.event > 0) {
         const b = await this.selectEvents(this.cursor.event, Math.min(maxRows, 1000));
-        if (b) return ((this.cursor.event = b.last), b);
+        if (b) return ((this.cursor.event = b.last), [b]);
       }
-      if (this.space.count.telemetry === 0) return undefined;
-      const live = await this.aggregate('telemetry', this.cursor.live, Infinity, maxRows, false);
-      if (live) return ((this.cursor.live = live.last), live);
-      const n = Math.min(maxRows, Math.floor(backlogRows));
-      if (n < 1 || this.cursor.telemetry >= this.boundary) return undefined;
-      const back = await this.aggregate('telemetry', this.cursor.telemetry, this.boundary, n, true);
-      this.cursor.telemetry = back ? back.last : this.boundary;
+      if (this.space.count.telemetry === 0) return [];
+      const batches = Math.max(1, Math.floor(maxBatches));
+      // Ids are handed out in this queue: nothing above the live cursor means no live rows to look for.
+      const live =
+        this.space.lastId > this.cursor.live
+          ? await this.aggregate('telemetry', this.cursor.live, Infinity, maxRows, batches, false)
+          : [];
+      if (live.length) return ((this.cursor.live = live.at(-1)!.last), live);
+      const n = Math.min(maxRows * batches, Math.floor(backlogRows));
+      if (n < 1 || this.cursor.telemetry >= this.boundary) return [];
+      const back = await this.aggregate(
+        'telemetry',
+        this.cursor.telemetry,
+        this.boundary,
+        Math.min(maxRows, n),
+        Math.ceil(n / Math.min(maxRows, n)),
+        true,
+        n,
+      );
+      this.cursor.telemetry = back.length ? back.at(-1)!.last : this.boundary;
       return back;
     });
   }
 
-  /** One class with a single channel: SQLite builds the wire items and their join in one row. */
+  /**
+   * One class with a single channel: SQLite joins the wire items of each batch in one row (telemetry
+   * bodies are stored in wire form; alarm bodies get their id and ts spliced in here), one UNION ALL
+   * branch per batch, so several batches come from one statement and one snapshot. Each inner
+   * ORDER BY … LIMIT runs as a co-routine that feeds its aggregate in id order; an ORDER BY inside
+   * group_concat would sort the rows a second time (the fleet does not depend on item order anyway).
+   */
   private async aggregate(
     cls: 'alarm' | 'telemetry',
     after: number,
     upTo: number,
-    limit: number,
+    perBatch: number,
+    batches: number,
     backlog: boolean,
-  ): Promise<OutboxBatch | undefined> {
-    const r = await this.db.get<{ n: number; first: number; last: number; bytes: number; items: string }>(
-      `SELECT COUNT(*) AS n, MIN(id) AS first, MAX(id) AS last, SUM(bytes) AS bytes,
-         group_concat(CASE WHEN length(body) > 2 THEN substr(body, 1, length(body) - 1) || ',' ELSE '{' END
-           || '"id":' || id || ',"ts":' || ts || '}', ',' ORDER BY id) AS items
-       FROM (SELECT id, body, ts, bytes FROM outbox WHERE cls = ? AND id > ? AND id <= ? ORDER BY id LIMIT ?)`,
-      [RANK[cls], after, Number.isFinite(upTo) ? upTo : Number.MAX_SAFE_INTEGER, limit],
-    );
-    if (!r || r.n === 0) return undefined;
+    total = perBatch * batches,
+  ): Promise<OutboxBatch[]> {
+    // One branch per batch over the same snapshot: rows [i·perBatch, …) after the cursor, in id order.
+    const branches: string[] = [];
+    const params: number[] = [];
+    const end = Number.isFinite(upTo) ? upTo : Number.MAX_SAFE_INTEGER;
+    for (let i = 0, left = total; i < batches && left > 0; i++, left -= perBatch) {
+      branches.push(
+        `SELECT ${i} AS k, COUNT(*) AS n, MIN(id) AS first, MAX(id) AS last, SUM(bytes) AS bytes,
+           CAST(group_concat(${cls === 'telemetry' ? 'body' : SPLICE_ID_TS}, ',') AS BLOB) AS items
+         FROM (SELECT id, body, ts, bytes FROM outbox WHERE cls = ${RANK[cls]} AND id > ? AND id <= ?
+               ORDER BY id LIMIT ? OFFSET ?)`,
+      );
+      params.push(after, end, Math.min(perBatch, left), i * perBatch);
+    }
+    const rows = await this.db.all<{
+      k: number;
+      n: number;
+      first: number;
+      last: number;
+      bytes: number;
+      items: Buffer | null;
+    }>(branches.join(' UNION ALL '), params);
+    rows.sort((a, b) => a.k - b.k);
     const channel = cls === 'alarm' ? 'alarms' : 'telemetry';
-    const b = new OutboxBatch(channel, cls, backlog, r.first, r.last, r.n, r.bytes, r.items, undefined);
-    this.inflight.add(b);
-    return b;
+    const out: OutboxBatch[] = [];
+    for (const r of rows) {
+      if (r.n === 0) break;
+      const b = new OutboxBatch(
+        channel,
+        cls,
+        backlog,
+        r.first,
+        r.last,
+        r.n,
+        r.bytes,
+        r.items ?? undefined,
+        undefined,
+      );
+      this.inflight.add(b);
+      out.push(b);
+    }
+    return out;
   }
 
   /** The event class mixes channels: rows of the first one (one row for single-item channels). */
@@ -247,11 +326,10 @@ export class Outbox {
       body: string;
       ts: number;
       bytes: number;
-    }>(`SELECT id, channel, body, ts, bytes FROM outbox WHERE cls = ? AND id > ? ORDER BY id LIMIT ?`, [
-      RANK.event,
-      after,
-      limit,
-    ]);
+    }>(
+      `SELECT id, channel, body, ts, bytes FROM outbox WHERE cls = ${RANK.event} AND id > ? ORDER BY id LIMIT ?`,
+      [after, limit],
+    );
     if (rows.length === 0) return undefined;
     const channel = rows[0]!.channel;
     let end = rows.findIndex((r) => r.channel !== channel);
@@ -274,39 +352,46 @@ export class Outbox {
   }
 
   /**
-   * Remove a batch the broker has acknowledged (batches confirmed meanwhile share one transaction).
-   * Deleted by class and id range, with synchronous=NORMAL: a delete lost to a power cut only means
-   * the rows are sent again (the fleet dedupes); the next FULL commit syncs the WAL, deletes included.
+   * Remove a batch the broker has acknowledged (batches confirmed meanwhile go in one DELETE).
+   * Deleted by class and id range on a second connection with synchronous=NORMAL: one statement,
+   * no fsync. A delete lost to a power cut only means the rows are sent again (the fleet dedupes);
+   * the next FULL commit of a put syncs the WAL, deletes included.
+   *
+   * Deletes run beside the operation queue, not in it, so SQLite deletes on one thread while it
+   * takes the next batch on another: a take reads its own WAL snapshot and only rows above its
+   * cursors, never rows being confirmed; eviction leaves in-flight rows alone, and a batch stays
+   * in flight until its delete committed. Two writers (a put and a delete) wait for each other
+   * through SQLite's lock (busy_timeout). Counting again, when a delete removed fewer rows than
+   * expected, goes through the queue.
    */
   confirm(batch: OutboxBatch): Promise<void> {
     this.pendingConfirm.push(batch);
-    this.confirmQueued ??= this.serial(async () => {
+    if (this.confirmQueued) return this.confirmQueued;
+    const run = this.confirming.then(async () => {
       this.confirmQueued = undefined;
       const batches = this.pendingConfirm;
       this.pendingConfirm = [];
-      let exact = true;
-      await this.db.exec('PRAGMA synchronous = NORMAL');
+      const ranges = batches.map((b) => {
+        const [cls, first, last] = [RANK[b.cls], b.first, b.last];
+        if (![cls, first, last].every(Number.isSafeInteger))
+          throw new Error(`bad batch range ${first}..${last}`);
+        return `(cls = ${cls} AND id BETWEEN ${first} AND ${last})`;
+      });
+      let r: { changes: number };
       try {
-        await this.db.transaction(async (db) => {
-          for (const b of batches) {
-            const r = await db.run('DELETE FROM outbox WHERE cls = ? AND id BETWEEN ? AND ?', [
-              RANK[b.cls],
-              b.first,
-              b.last,
-            ]);
-            if (r.changes === b.count)
-              this.space.forget([{ cls: RANK[b.cls], rows: b.count, bytes: b.bytes }]);
-            else exact = false; // confirmed twice (a re-sent batch): count again
-          }
-        });
+        r = await this.deletes.run(`DELETE FROM outbox WHERE ${ranges.join(' OR ')}`);
       } finally {
-        await this.db.exec('PRAGMA synchronous = FULL');
+        for (const b of batches) this.inflight.delete(b);
       }
-      for (const b of batches) this.inflight.delete(b);
-      if (!exact) await this.space.recount();
-      if (this.space.held.length) await this.space.flushHeld();
+      // Confirmed twice (a re-sent batch), or rows evicted meanwhile: count again.
+      if (r.changes === batches.reduce((n, b) => n + b.count, 0))
+        this.space.forget(batches.map((b) => ({ cls: RANK[b.cls], rows: b.count, bytes: b.bytes })));
+      else await this.serial(() => this.space.recount());
+      if (this.space.held.length) await this.serial(() => this.space.flushHeld());
     });
-    return this.confirmQueued;
+    this.confirmQueued = run;
+    this.confirming = run.catch(() => undefined);
+    return run;
   }
 
   /** Forget what is in flight (the connection closed): those rows go again next session. */
@@ -319,6 +404,7 @@ export class Outbox {
   }
 
   async depth(): Promise<number> {
+    await this.confirming;
     await this.lock;
     return this.space.count.alarm + this.space.count.event + this.space.count.telemetry;
   }
@@ -329,9 +415,9 @@ export class Outbox {
       const classes = {} as OutboxHealth['classes'];
       for (const c of CLASSES) {
         const row = this.space.count[c]
-          ? await this.db.get<{ ts: number }>('SELECT ts FROM outbox WHERE cls = ? ORDER BY id LIMIT 1', [
-              RANK[c],
-            ])
+          ? await this.db.get<{ ts: number }>(
+              `SELECT ts FROM outbox WHERE cls = ${RANK[c]} ORDER BY id LIMIT 1`,
+            )
           : undefined;
         classes[c] = {
           depth: this.space.count[c],
@@ -364,9 +450,11 @@ export class Outbox {
 
   async close(): Promise<void> {
     this.space.cancelTimer();
+    await this.confirming;
     await this.lock;
     const held = this.space.heldCount();
     if (held) this.opts.log?.error(`outbox closed with ${held} item(s) held in memory (disk was full)`);
+    await this.deletes.close();
     await this.db.close();
   }
 }

@@ -3,6 +3,7 @@ import {
   parseTopic,
   type CommandRequest,
   type ConfigDesired,
+  type FlowsDesired,
   type UpdateControl,
 } from '../../common/contract/index.js';
 import { CityGateError, errorMessage } from '../../common/errors.js';
@@ -14,6 +15,8 @@ export interface DownlinkHandlers {
   command?: (req: CommandRequest) => Promise<unknown>;
   configDesired?: (desired: ConfigDesired) => void;
   updateControl?: (ctl: UpdateControl) => void;
+  /** Flow sets (edge/src/node-red/flow-sync.ts): verified and deployed there, answered on `flows/reported`. */
+  flowsDesired?: (desired: FlowsDesired) => void;
 }
 
 /**
@@ -23,6 +26,7 @@ export interface DownlinkHandlers {
 export class Downlink {
   rejected = 0;
   private readonly seenTx = new Set<string>();
+  private answers: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly gatewayId: string,
@@ -43,7 +47,14 @@ export class Downlink {
       case 'cmd/req': {
         const m = decode('cmd/req', this.gatewayId, payload);
         if (!m.ok) return reject(m.error);
-        this.command(m.value).then(afterPut, (err: unknown) =>
+        // Commands run as they arrive; their answers are put in arrival order (a handler that
+        // throws at once must not overtake an earlier one still awaiting its result).
+        const answer = this.command(m.value);
+        const put = this.answers
+          .then(() => answer)
+          .then((body) => body && this.outbox.put('cmd/res', [{ body, ts: this.now() }]));
+        this.answers = put.catch(() => undefined);
+        put.then(afterPut, (err: unknown) =>
           this.log.error(`command ${m.value.tx}: answer not stored: ${errorMessage(err)}`),
         );
         return;
@@ -63,13 +74,22 @@ export class Downlink {
         else this.log.info(`update ${m.value.action} (${m.value.tx}) received; no updater in this runtime`);
         return;
       }
+      case 'flows/desired': {
+        if (payload.length === 0) return;
+        const m = decode('flows/desired', this.gatewayId, payload);
+        if (!m.ok) return reject(m.error);
+        if (this.handlers.flowsDesired) this.handlers.flowsDesired(m.value);
+        else this.log.info(`flow set ${m.value.set.name} v${m.value.set.version} received; no Node-RED here`);
+        return;
+      }
       default:
         return;
     }
   }
 
-  private async command(req: CommandRequest): Promise<void> {
-    if (this.seenTx.has(req.tx)) return;
+  /** Run a command once; the answer to put, or undefined for a re-delivered `tx`. */
+  private async command(req: CommandRequest): Promise<Record<string, unknown> | undefined> {
+    if (this.seenTx.has(req.tx)) return undefined;
     this.seenTx.add(req.tx);
     if (this.seenTx.size > 1000) this.seenTx.delete(this.seenTx.values().next().value!);
     let body: Record<string, unknown>;
@@ -94,6 +114,6 @@ export class Downlink {
         body = { tx: req.tx, status: 'error', error: { code, message: errorMessage(err) } };
       }
     }
-    await this.outbox.put('cmd/res', [{ body, ts: this.now() }]);
+    return body;
   }
 }

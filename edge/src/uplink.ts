@@ -8,6 +8,10 @@ import { eventRecord } from './outbox-validate.js';
 import { Downlink, type DownlinkHandlers } from './uplink-downlink.js';
 import { RowRate } from './uplink-rate.js';
 
+const CLOSE_ARRAY = Buffer.from(']}');
+/** Batches taken from the outbox in one statement, at most. */
+const TAKE_BATCHES = 8;
+
 export interface UplinkOptions {
   gatewayId: string;
   mqttUrl: string;
@@ -221,17 +225,21 @@ export class Uplink {
       try {
         do {
           this.pumpAgain = false;
-          while (gen === this.generation && this.inFlight < window) {
-            const allowance = this.rate.available(this.clock.now());
-            const minChunk = Math.min(this.batchSize, Math.max(1, Math.ceil(this.rate.rate / 10)));
-            const batch = await this.outbox.take(this.batchSize, allowance >= minChunk ? allowance : 0);
-            if (!batch) {
-              if (allowance < minChunk) this.waitForRate(minChunk);
-              break;
+          // Several batches per take when the window has room (one SQLite statement for them all),
+          // and the next take asked for before these are published, so the outbox's SQLite work
+          // overlaps this thread's publishing.
+          let next: Promise<OutboxBatch[]> | undefined;
+          while (gen === this.generation && (next || this.inFlight < window)) {
+            const batches = await (next ?? this.takeNext(window - this.inFlight));
+            next = undefined;
+            if (batches.length === 0 || gen !== this.generation) break;
+            for (const b of batches) if (b.backlog) this.rate.consume(b.count);
+            const room = window - this.inFlight - batches.length;
+            if (room > 0) {
+              next = this.takeNext(room);
+              next.catch(() => undefined); // awaited next round, unless the connection changed first
             }
-            if (gen !== this.generation) break;
-            if (batch.backlog) this.rate.consume(batch.rows.length);
-            this.publish(client, gen, batch);
+            for (const b of batches) this.publish(client, gen, b);
           }
         } while (this.pumpAgain && gen === this.generation);
       } catch (err) {
@@ -240,6 +248,22 @@ export class Uplink {
         this.pumping = false;
       }
     })();
+  }
+
+  /**
+   * Up to `room` batches (at most TAKE_BATCHES) within the backlog allowance; when the allowance is
+   * what stops it, wait for it.
+   */
+  private async takeNext(room: number): Promise<OutboxBatch[]> {
+    const allowance = this.rate.available(this.clock.now());
+    const minChunk = Math.min(this.batchSize, Math.max(1, Math.ceil(this.rate.rate / 10)));
+    const batches = await this.outbox.takeMany(
+      this.batchSize,
+      Math.max(1, Math.min(room, TAKE_BATCHES)),
+      allowance >= minChunk ? allowance : 0,
+    );
+    if (batches.length === 0 && allowance < minChunk) this.waitForRate(minChunk);
+    return batches;
   }
 
   private waitForRate(rows: number): void {
@@ -262,14 +286,16 @@ export class Uplink {
     };
   }
 
-  private payload(env: Envelope, batch: OutboxBatch): string {
-    // Telemetry and alarm items come joined from the outbox (no parse/stringify per row).
+  private payload(env: Envelope, batch: OutboxBatch): string | Buffer {
+    // Telemetry and alarm items come joined from the outbox as bytes: no parse/stringify per row, and
+    // no decoding into a JS string and encoding back for the socket.
     const head = JSON.stringify(env).slice(0, -1);
     switch (batch.channel) {
       case 'telemetry':
-        return `${head},"readings":[${batch.itemsJson ?? ''}]}`;
-      case 'alarms':
-        return `${head},"alarms":[${batch.itemsJson ?? ''}]}`;
+      case 'alarms': {
+        const open = Buffer.from(`${head},"${batch.channel === 'telemetry' ? 'readings' : 'alarms'}":[`);
+        return Buffer.concat([open, batch.items ?? Buffer.alloc(0), CLOSE_ARRAY]);
+      }
       case 'events':
         return JSON.stringify({ ...env, events: batch.rows.map((r) => eventRecord(r.id, r.ts, r.body)) });
       default:

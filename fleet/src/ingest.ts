@@ -9,6 +9,7 @@ import {
 } from '../../common/contract/index.js';
 import { errorMessage } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
+import { pipelineAcks } from './ingest-acks.js';
 import type { ApplyResult, FleetStore, UplinkMessage } from './store.js';
 
 export interface IngestOptions {
@@ -132,7 +133,8 @@ export class IngestHandler {
 /**
  * Subscribes to gateways' messages through the broker (embedded or external) with a persistent
  * session, QoS 1, and acknowledges each message only after it is stored, so a fleet crash does
- * not lose what the broker accepted.
+ * not lose what the broker accepted. Acks are pipelined (ingest-acks.ts), so messages arriving
+ * while a commit runs share the next one.
  */
 export async function startIngest(opts: IngestOptions, handler: IngestHandler, log: Logger): Promise<Ingest> {
   const client: MqttClient = mqtt.connect(opts.url, {
@@ -143,18 +145,16 @@ export async function startIngest(opts: IngestOptions, handler: IngestHandler, l
     protocolVersion: 4,
     reconnectPeriod: 1000,
   });
-  client.handleMessage = (packet, done) => {
-    const work = handler.handle(packet.topic, packet.payload as Buffer);
-    if (!work) return done();
-    work.then(
-      () => done(),
-      (err: unknown) => {
-        // Not acknowledged: the broker redelivers on the next session. Logged, never thrown.
-        log.error(`store failed for ${packet.topic}: ${errorMessage(err)}`);
-        client.end(true, () => client.reconnect());
-      },
-    );
-  };
+  // PUBACK only after the commit, but pipelined: messages stored meanwhile share a group commit.
+  pipelineAcks(
+    client,
+    (packet) => handler.handle(packet.topic, packet.payload as Buffer),
+    (packet, err) => {
+      // Not acknowledged: the broker redelivers on the next session. Logged, never thrown.
+      log.error(`store failed for ${packet.topic}: ${errorMessage(err)}`);
+      client.end(true, () => client.reconnect());
+    },
+  );
   client.on('error', (err) => log.warn(`ingest mqtt: ${errorMessage(err)}`));
   await new Promise<void>((resolve, reject) => {
     client.once('connect', () => resolve());

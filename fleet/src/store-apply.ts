@@ -6,7 +6,8 @@ import type {
   TelemetryBatch,
   UplinkChannel,
 } from '../../common/contract/index.js';
-import type { Db } from '../../common/sqlite.js';
+import type { Db, SqlValue } from '../../common/sqlite.js';
+import type { KeyScope } from './store-keys.js';
 
 /** One decoded message a gateway published through its outbox. */
 export type UplinkMessage = {
@@ -48,16 +49,6 @@ export const APPLY_SCHEMA = `
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS events_by_time ON events (gateway, channel, ts);`;
 
-async function touchEpoch(db: Db, e: Envelope, at: number): Promise<void> {
-  await db.run(
-    `INSERT INTO epochs (gateway, epoch, evicted_telemetry, evicted_events, first_at) VALUES (?, ?, ?, ?, ?)
-     ON CONFLICT (gateway, epoch) DO UPDATE SET
-       evicted_telemetry = MAX(evicted_telemetry, excluded.evicted_telemetry),
-       evicted_events = MAX(evicted_events, excluded.evicted_events)`,
-    [e.gateway, e.epoch, e.evicted?.telemetry ?? 0, e.evicted?.events ?? 0, at],
-  );
-}
-
 /** Session bookkeeping for gap detection: seqs 1..max_seq should all have arrived once. */
 export async function noteSession(
   db: Db,
@@ -88,30 +79,41 @@ export async function noteSession(
   );
 }
 
-async function insertReadings(db: Db, b: TelemetryBatch, at: number): Promise<number> {
+/**
+ * Readings go to `samples` with integer keys: (src, rid) is the primary key (the dedupe), `pt` and
+ * `gw` carry the point and gateway for the two time indexes.
+ */
+async function insertReadings(db: Db, keys: KeyScope, b: TelemetryBatch, at: number): Promise<number> {
+  const gw = await keys.gateway(db, b.gateway);
+  const src = await keys.source(db, gw, b.epoch);
+  const pts = new Map<string, number>();
+  const params: SqlValue[] = [];
   let inserted = 0;
-  const perChunk = 3000;
-  for (let i = 0; i < b.readings.length; i += perChunk) {
-    const chunk = b.readings.slice(i, i + perChunk);
+  const flush = async (rows: number): Promise<void> => {
+    if (rows === 0) return;
+    const tuples = new Array<string>(rows).fill('(?,?,?,?,?,?,?,?)').join(',');
     const r = await db.run(
-      `INSERT OR IGNORE INTO readings (gateway, epoch, rid, device, point, value, is_bool, unit, ts, received) VALUES ${chunk
-        .map(() => '(?,?,?,?,?,?,?,?,?,?)')
-        .join(',')}`,
-      chunk.flatMap((x) => [
-        b.gateway,
-        b.epoch,
-        x.id,
-        x.device,
-        x.point,
-        typeof x.value === 'boolean' ? Number(x.value) : x.value,
-        typeof x.value === 'boolean' ? 1 : 0,
-        x.unit ?? null,
-        x.ts,
-        at,
-      ]),
+      `INSERT OR IGNORE INTO samples (src, rid, pt, gw, value, is_bool, ts, received) VALUES ${tuples}`,
+      params,
     );
     inserted += r.changes;
+    params.length = 0;
+  };
+  const perChunk = 4000; // 8 parameters a row, under SQLite's 32766
+  let rows = 0;
+  for (const x of b.readings) {
+    const unit = x.unit ?? '';
+    const k = `${x.device}\0${x.point}\0${unit}`;
+    let pt = pts.get(k);
+    if (pt === undefined) pts.set(k, (pt = await keys.point(db, gw, x.device, x.point, unit)));
+    const bool = typeof x.value === 'boolean';
+    params.push(src, x.id, pt, gw, bool ? Number(x.value) : (x.value as number), bool ? 1 : 0, x.ts, at);
+    if (++rows === perChunk) {
+      await flush(rows);
+      rows = 0;
+    }
   }
+  await flush(rows);
   return inserted;
 }
 
@@ -132,37 +134,17 @@ async function insertEvents(
   return r.changes;
 }
 
-/** Store one message inside the caller's transaction; idempotent on (gateway, epoch, session, seq) and item ids. */
-export async function applyMessage(db: Db, m: UplinkMessage, at: number): Promise<ApplyResult> {
+/** Store the items a fresh message carries; how many were new, of how many. */
+async function applyItems(
+  db: Db,
+  keys: KeyScope,
+  m: UplinkMessage,
+  at: number,
+): Promise<{ inserted: number; total: number }> {
   const e = m.value;
-  await db.run(
-    `INSERT INTO gateways (id, first_seen, last_seen) VALUES (?, ?, ?)
-     ON CONFLICT (id) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen)`,
-    [e.gateway, at, at],
-  );
-  const fresh = await db.run(
-    'INSERT OR IGNORE INTO messages (gateway, epoch, session, seq) VALUES (?, ?, ?, ?)',
-    [e.gateway, e.epoch, e.session, e.seq],
-  );
-  await touchEpoch(db, e, at);
-  if (fresh.changes === 0) {
-    await noteSession(db, e.gateway, e.epoch, e.session, at, { seq: e.seq, duplicate: true });
-    await db.run('UPDATE gateways SET dup_messages = dup_messages + 1 WHERE id = ?', [e.gateway]);
-    return { inserted: 0, duplicates: 0, duplicateMessage: true };
-  }
-  await noteSession(db, e.gateway, e.epoch, e.session, at, { seq: e.seq });
-  let total: number;
-  let inserted: number;
   switch (m.channel) {
     case 'telemetry':
-      total = m.value.readings.length;
-      inserted = await insertReadings(db, m.value, at);
-      await db.run('UPDATE gateways SET readings = readings + ?, duplicates = duplicates + ? WHERE id = ?', [
-        inserted,
-        total - inserted,
-        e.gateway,
-      ]);
-      return { inserted, duplicates: total - inserted, duplicateMessage: false };
+      return { inserted: await insertReadings(db, keys, m.value, at), total: m.value.readings.length };
     case 'events':
     case 'alarms': {
       const items =
@@ -177,9 +159,7 @@ export async function applyMessage(db: Db, m: UplinkMessage, at: number): Promis
               const { id, ts, ...rest } = x;
               return { id, type: x.alarm, ts, body: rest };
             });
-      total = items.length;
-      inserted = await insertEvents(db, e, m.channel, items, at);
-      break;
+      return { inserted: await insertEvents(db, e, m.channel, items, at), total: items.length };
     }
     default: {
       const {
@@ -194,12 +174,123 @@ export async function applyMessage(db: Db, m: UplinkMessage, at: number): Promis
         ...body
       } = m.value;
       const type = 'tx' in body ? String(body.tx) : 'version' in body ? String(body.version) : m.channel;
-      total = 1;
       // Without an outbox row id (older senders), (session, seq) identifies it: use a negative id.
       const rid = id ?? -(e.session * 1_000_000 + e.seq);
-      inserted = await insertEvents(db, e, m.channel, [{ id: rid, type, ts: sentAt, body }], at);
+      return {
+        inserted: await insertEvents(db, e, m.channel, [{ id: rid, type, ts: sentAt, body }], at),
+        total: 1,
+      };
     }
   }
-  await db.run('UPDATE gateways SET duplicates = duplicates + ? WHERE id = ?', [total - inserted, e.gateway]);
-  return { inserted, duplicates: total - inserted, duplicateMessage: false };
+}
+
+const tuples = (n: number, width: number): string =>
+  new Array<string>(n).fill(`(${new Array<string>(width).fill('?').join(',')})`).join(',');
+
+/** Group `items` by `key`, folding each group with `fold` from `init`. */
+function groupBy<T, A>(
+  items: readonly T[],
+  key: (t: T) => string,
+  init: (t: T) => A,
+  fold: (a: A, t: T) => void,
+): A[] {
+  const out = new Map<string, A>();
+  for (const t of items) {
+    const k = key(t);
+    let a = out.get(k);
+    if (!a) out.set(k, (a = init(t)));
+    fold(a, t);
+  }
+  return [...out.values()];
+}
+
+/**
+ * Store messages inside the caller's transaction (one group commit), idempotent on (gateway, epoch,
+ * session, seq) and item ids. The bookkeeping is one statement per group, not per message: which
+ * messages are new (one INSERT … RETURNING), epochs, sessions and gateway counters (one upsert
+ * each); only the items take a statement per message.
+ */
+export async function applyMessages(
+  db: Db,
+  keys: KeyScope,
+  messages: readonly UplinkMessage[],
+  at: number,
+): Promise<ApplyResult[]> {
+  if (messages.length === 0) return [];
+  const envs = messages.map((m) => m.value as Envelope);
+  const key = (e: Pick<Envelope, 'gateway' | 'epoch' | 'session' | 'seq'>) =>
+    `${e.gateway}\0${e.epoch}\0${e.session}\0${e.seq}`;
+  const inserted = await db.all<Pick<Envelope, 'gateway' | 'epoch' | 'session' | 'seq'>>(
+    `INSERT OR IGNORE INTO messages (gateway, epoch, session, seq) VALUES ${tuples(envs.length, 4)}
+     RETURNING gateway, epoch, session, seq`,
+    envs.flatMap((e) => [e.gateway, e.epoch, e.session, e.seq]),
+  );
+  // New now, and only its first copy within this group.
+  const fresh = new Set(inserted.map(key));
+  const results: ApplyResult[] = [];
+  for (const [i, m] of messages.entries()) {
+    const k = key(envs[i]!);
+    if (!fresh.delete(k)) {
+      results.push({ inserted: 0, duplicates: 0, duplicateMessage: true });
+      continue;
+    }
+    const r = await applyItems(db, keys, m, at);
+    results.push({ inserted: r.inserted, duplicates: r.total - r.inserted, duplicateMessage: false });
+  }
+  const epochs = groupBy(
+    envs,
+    (e) => `${e.gateway}\0${e.epoch}`,
+    (e) => ({ gateway: e.gateway, epoch: e.epoch, t: 0, ev: 0 }),
+    (a, e) => {
+      a.t = Math.max(a.t, e.evicted?.telemetry ?? 0);
+      a.ev = Math.max(a.ev, e.evicted?.events ?? 0);
+    },
+  );
+  await db.run(
+    `INSERT INTO epochs (gateway, epoch, evicted_telemetry, evicted_events, first_at) VALUES ${tuples(epochs.length, 5)}
+     ON CONFLICT (gateway, epoch) DO UPDATE SET
+       evicted_telemetry = MAX(evicted_telemetry, excluded.evicted_telemetry),
+       evicted_events = MAX(evicted_events, excluded.evicted_events)`,
+    epochs.flatMap((a) => [a.gateway, a.epoch, a.t, a.ev, at]),
+  );
+  const sessions = groupBy(
+    envs.map((e, i) => ({ e, dup: results[i]!.duplicateMessage })),
+    ({ e }) => `${e.gateway}\0${e.epoch}\0${e.session}`,
+    ({ e }) => ({ e, maxSeq: 0, received: 0, dups: 0 }),
+    (a, { e, dup }) => {
+      if (dup) {
+        a.dups++;
+      } else {
+        a.received++;
+        a.maxSeq = Math.max(a.maxSeq, e.seq);
+      }
+    },
+  );
+  await db.run(
+    `INSERT INTO sessions (gateway, epoch, session, max_seq, declared_seq, received, duplicates, first_at, last_at)
+     VALUES ${tuples(sessions.length, 9)}
+     ON CONFLICT (gateway, epoch, session) DO UPDATE SET
+       max_seq = MAX(max_seq, excluded.max_seq), received = received + excluded.received,
+       duplicates = duplicates + excluded.duplicates, last_at = MAX(last_at, excluded.last_at)`,
+    sessions.flatMap((a) => [a.e.gateway, a.e.epoch, a.e.session, a.maxSeq, 0, a.received, a.dups, at, at]),
+  );
+  const gateways = groupBy(
+    messages.map((m, i) => ({ m, r: results[i]! })),
+    ({ m }) => m.value.gateway,
+    ({ m }) => ({ id: m.value.gateway, readings: 0, duplicates: 0, dupMessages: 0 }),
+    (a, { m, r }) => {
+      if (r.duplicateMessage) a.dupMessages++;
+      if (m.channel === 'telemetry') a.readings += r.inserted;
+      a.duplicates += r.duplicates;
+    },
+  );
+  await db.run(
+    `INSERT INTO gateways (id, first_seen, last_seen, readings, duplicates, dup_messages)
+     VALUES ${tuples(gateways.length, 6)}
+     ON CONFLICT (id) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen),
+       readings = readings + excluded.readings, duplicates = duplicates + excluded.duplicates,
+       dup_messages = dup_messages + excluded.dup_messages`,
+    gateways.flatMap((a) => [a.id, at, at, a.readings, a.duplicates, a.dupMessages]),
+  );
+  return results;
 }

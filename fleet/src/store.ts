@@ -2,11 +2,13 @@ import type { GatewayState, TelemetryBatch } from '../../common/contract/index.j
 import { Db } from '../../common/sqlite.js';
 import {
   APPLY_SCHEMA,
-  applyMessage,
+  applyMessages,
   noteSession,
   type ApplyResult,
   type UplinkMessage,
 } from './store-apply.js';
+import { KEYS_SCHEMA, KeyScope } from './store-keys.js';
+import { migrateSqlite, type SqliteMigration } from './store-migrations.js';
 
 export type { ApplyResult, UplinkMessage } from './store-apply.js';
 
@@ -130,7 +132,90 @@ const toRecord = (r: GatewayRow): GatewayRecord => ({
   duplicateMessages: r.dup_messages,
 });
 
+/**
+ * Readings, one row each with integer keys (store-keys.ts). The primary key (src, rid) is the dedupe;
+ * (pt, ts) serves point queries and (gw, ts) gateway-wide ones. The `readings` view keeps the old
+ * column names for ad-hoc SQL and tools.
+ */
+const SAMPLES_SCHEMA = `
+  CREATE TABLE IF NOT EXISTS samples (
+    src INTEGER NOT NULL, rid INTEGER NOT NULL, pt INTEGER NOT NULL, gw INTEGER NOT NULL,
+    value REAL NOT NULL, is_bool INTEGER NOT NULL, ts INTEGER NOT NULL, received INTEGER NOT NULL,
+    PRIMARY KEY (src, rid)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS samples_by_point ON samples (pt, ts);
+  CREATE INDEX IF NOT EXISTS samples_by_time ON samples (gw, ts);`;
+
+const READINGS_VIEW = `
+  CREATE VIEW IF NOT EXISTS readings AS
+  SELECT g.gateway AS gateway, s.epoch AS epoch, r.rid AS rid, p.device AS device, p.point AS point,
+         r.value AS value, r.is_bool AS is_bool, NULLIF(p.unit, '') AS unit, r.ts AS ts, r.received AS received
+  FROM samples r JOIN sources s ON s.id = r.src JOIN points p ON p.id = r.pt JOIN gateway_keys g ON g.id = r.gw;`;
+
+/** fleet.db files from before integer keys: move their `readings` table into `samples` (in the caller's transaction). */
+async function migrateReadings(db: Db): Promise<void> {
+  const old = await db.get<{ type: string }>(`SELECT type FROM sqlite_master WHERE name = 'readings'`);
+  if (old?.type !== 'table') return;
+  await db.exec(`
+      INSERT OR IGNORE INTO gateway_keys (gateway) SELECT DISTINCT gateway FROM readings;
+      INSERT OR IGNORE INTO sources (gw, epoch)
+        SELECT DISTINCT g.id, r.epoch FROM readings r JOIN gateway_keys g ON g.gateway = r.gateway;
+      INSERT OR IGNORE INTO points (gw, device, point, unit)
+        SELECT DISTINCT g.id, r.device, r.point, COALESCE(r.unit, '') FROM readings r
+        JOIN gateway_keys g ON g.gateway = r.gateway;
+      INSERT OR IGNORE INTO samples (src, rid, pt, gw, value, is_bool, ts, received)
+        SELECT s.id, r.rid, p.id, g.id, r.value, r.is_bool, r.ts, r.received FROM readings r
+        JOIN gateway_keys g ON g.gateway = r.gateway
+        JOIN sources s ON s.gw = g.id AND s.epoch = r.epoch
+        JOIN points p ON p.gw = g.id AND p.device = r.device AND p.point = r.point AND p.unit = COALESCE(r.unit, '');
+      DROP TABLE readings;`);
+}
+
+/**
+ * fleet.db's numbered migrations (recorded in `schema_version`, like PostgreSQL's in pg/schema.ts).
+ * Every step is also safe on a file from before versioning, which has some of it already.
+ */
+export const STORE_MIGRATIONS: readonly SqliteMigration[] = [
+  {
+    version: 1,
+    name: 'gateways, integer keys, samples, messages and sessions',
+    up: (db) =>
+      db.exec(`
+        CREATE TABLE IF NOT EXISTS gateways (
+          id TEXT PRIMARY KEY,
+          online INTEGER NOT NULL DEFAULT 0,
+          session INTEGER NOT NULL DEFAULT 0,
+          version TEXT,
+          first_seen INTEGER NOT NULL,
+          last_seen INTEGER NOT NULL,
+          readings INTEGER NOT NULL DEFAULT 0,
+          duplicates INTEGER NOT NULL DEFAULT 0
+        );
+        ${KEYS_SCHEMA}${SAMPLES_SCHEMA}${APPLY_SCHEMA}`),
+  },
+  {
+    version: 2,
+    name: 'gateways.dup_messages: whole messages received twice',
+    up: async (db) => {
+      const cols = await db.all<{ name: string }>('PRAGMA table_info(gateways)');
+      if (!cols.some((c) => c.name === 'dup_messages'))
+        await db.exec('ALTER TABLE gateways ADD COLUMN dup_messages INTEGER NOT NULL DEFAULT 0');
+    },
+  },
+  {
+    version: 3,
+    name: 'readings with text keys moved into samples; readings becomes a view',
+    up: async (db) => {
+      await migrateReadings(db);
+      await db.exec(READINGS_VIEW);
+    },
+  },
+];
+
 export class SqliteFleetStore implements FleetStore {
+  /** Integer keys by name (store-keys.ts), filled as transactions that created them commit. */
+  private readonly keys = new Map<string, number>();
+
   private constructor(private readonly db: Db) {}
 
   static async open(path: string): Promise<SqliteFleetStore> {
@@ -138,36 +223,8 @@ export class SqliteFleetStore implements FleetStore {
     await db.exec(`
       PRAGMA journal_mode = WAL;
       PRAGMA synchronous = FULL;
-      PRAGMA busy_timeout = 5000;
-      CREATE TABLE IF NOT EXISTS gateways (
-        id TEXT PRIMARY KEY,
-        online INTEGER NOT NULL DEFAULT 0,
-        session INTEGER NOT NULL DEFAULT 0,
-        version TEXT,
-        first_seen INTEGER NOT NULL,
-        last_seen INTEGER NOT NULL,
-        readings INTEGER NOT NULL DEFAULT 0,
-        duplicates INTEGER NOT NULL DEFAULT 0
-      );
-      CREATE TABLE IF NOT EXISTS readings (
-        gateway TEXT NOT NULL,
-        epoch TEXT NOT NULL,
-        rid INTEGER NOT NULL,
-        device TEXT NOT NULL,
-        point TEXT NOT NULL,
-        value REAL NOT NULL,
-        is_bool INTEGER NOT NULL,
-        unit TEXT,
-        ts INTEGER NOT NULL,
-        received INTEGER NOT NULL,
-        PRIMARY KEY (gateway, epoch, rid)
-      ) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS readings_by_point ON readings (gateway, device, point, ts);
-      CREATE INDEX IF NOT EXISTS readings_by_time ON readings (gateway, ts);`);
-    await db.exec(APPLY_SCHEMA);
-    const cols = await db.all<{ name: string }>('PRAGMA table_info(gateways)');
-    if (!cols.some((c) => c.name === 'dup_messages'))
-      await db.exec('ALTER TABLE gateways ADD COLUMN dup_messages INTEGER NOT NULL DEFAULT 0');
+      PRAGMA busy_timeout = 5000;`);
+    await migrateSqlite(db, STORE_MIGRATIONS, Date.now());
     return new SqliteFleetStore(db);
   }
 
@@ -208,12 +265,11 @@ export class SqliteFleetStore implements FleetStore {
     return { inserted: r!.inserted, duplicates: r!.duplicates };
   }
 
-  apply(messages: readonly UplinkMessage[], at: number): Promise<ApplyResult[]> {
-    return this.db.transaction(async (db) => {
-      const out: ApplyResult[] = [];
-      for (const m of messages) out.push(await applyMessage(db, m, at));
-      return out;
-    });
+  async apply(messages: readonly UplinkMessage[], at: number): Promise<ApplyResult[]> {
+    const keys = new KeyScope(this.keys);
+    const out = await this.db.transaction((db) => applyMessages(db, keys, messages, at));
+    keys.commit();
+    return out;
   }
 
   async gaps(gateway: string): Promise<SessionGap[]> {
@@ -266,60 +322,72 @@ export class SqliteFleetStore implements FleetStore {
     return row ? toRecord(row) : undefined;
   }
 
-  async telemetryBuckets(q: TelemetryQuery, bucketMs: number): Promise<TelemetryBucket[]> {
-    const where = ['gateway = ?'];
-    const params: (string | number)[] = [bucketMs, bucketMs, q.gateway];
-    for (const [clause, value] of [
-      ['device = ?', q.device],
-      ['point = ?', q.point],
-      ['ts >= ?', q.since],
-      ['ts <= ?', q.until],
-    ] as const) {
-      if (value === undefined || value === '') continue;
-      where.push(clause);
-      params.push(value);
+  /**
+   * WHERE clauses over `samples r` for a query: the gateway by its key, named points through their
+   * keys (so SQLite can walk `samples_by_point`), time on `ts`.
+   */
+  private filter(q: TelemetryQuery): { where: string; params: (string | number)[] } {
+    const gw = '(SELECT id FROM gateway_keys WHERE gateway = ?)';
+    const where = [`r.gw = ${gw}`];
+    const params: (string | number)[] = [q.gateway];
+    if (q.device || q.point) {
+      const sub = [`gw = ${gw}`];
+      params.push(q.gateway);
+      for (const [col, v] of [
+        ['device', q.device],
+        ['point', q.point],
+      ] as const)
+        if (v) {
+          sub.push(`${col} = ?`);
+          params.push(v);
+        }
+      where.push(`r.pt IN (SELECT id FROM points WHERE ${sub.join(' AND ')})`);
     }
-    params.push(q.limit);
+    for (const [clause, v] of [
+      ['r.ts >= ?', q.since],
+      ['r.ts <= ?', q.until],
+    ] as const)
+      if (v !== undefined) {
+        where.push(clause);
+        params.push(v);
+      }
+    return { where: where.join(' AND '), params };
+  }
+
+  async telemetryBuckets(q: TelemetryQuery, bucketMs: number): Promise<TelemetryBucket[]> {
+    const f = this.filter(q);
+    const b = Math.trunc(bucketMs);
     return this.db.all<TelemetryBucket>(
-      `SELECT device, point, MAX(unit) AS unit, (ts / ?) * ? AS ts, AVG(value) AS mean, MIN(value) AS min,
-              MAX(value) AS max, COUNT(*) AS count
-       FROM readings WHERE ${where.join(' AND ')} GROUP BY device, point, ts / ${Math.trunc(bucketMs)}
+      `SELECT p.device AS device, p.point AS point, MAX(NULLIF(p.unit, '')) AS unit, (r.ts / ?) * ? AS ts,
+              AVG(r.value) AS mean, MIN(r.value) AS min, MAX(r.value) AS max, COUNT(*) AS count
+       FROM samples r JOIN points p ON p.id = r.pt WHERE ${f.where} GROUP BY p.device, p.point, r.ts / ${b}
        ORDER BY ts DESC, device, point LIMIT ?`,
-      params,
+      [b, b, ...f.params, q.limit],
     );
   }
 
   async telemetry(q: TelemetryQuery): Promise<StoredReading[]> {
-    const where = ['gateway = ?'];
-    const params: (string | number)[] = [q.gateway];
-    const add = (clause: string, value: string | number | undefined): void => {
-      if (value === undefined || value === '') return;
-      where.push(clause);
-      params.push(value);
-    };
-    add('device = ?', q.device);
-    add('point = ?', q.point);
-    add('ts >= ?', q.since);
-    add('ts <= ?', q.until);
-    params.push(q.limit);
+    const f = this.filter(q);
     // Newest first, so `limit` keeps the most recent readings.
     const rows = await this.db.all<{
       device: string;
       point: string;
       value: number;
       is_bool: number;
-      unit: string | null;
+      unit: string;
       ts: number;
       received: number;
     }>(
-      `SELECT device, point, value, is_bool, unit, ts, received FROM readings WHERE ${where.join(' AND ')} ORDER BY ts DESC, rid DESC LIMIT ?`,
-      params,
+      `SELECT p.device AS device, p.point AS point, r.value AS value, r.is_bool AS is_bool, p.unit AS unit,
+              r.ts AS ts, r.received AS received
+       FROM samples r JOIN points p ON p.id = r.pt WHERE ${f.where} ORDER BY r.ts DESC, r.rid DESC LIMIT ?`,
+      [...f.params, q.limit],
     );
     return rows.map((r) => ({
       device: r.device,
       point: r.point,
       value: r.is_bool ? r.value !== 0 : r.value,
-      unit: r.unit,
+      unit: r.unit === '' ? null : r.unit,
       ts: r.ts,
       receivedAt: r.received,
     }));

@@ -148,6 +148,34 @@ describe('outbox', () => {
     await db.close();
   });
 
+  it('rewrites telemetry of an outbox from before wire-form bodies, keeping ids, and ids keep growing', async () => {
+    const path = join(dir(), 'old.db');
+    const db = await Db.open(path);
+    await db.exec(`
+      CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+      CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, cls INTEGER NOT NULL, channel TEXT NOT NULL,
+        key TEXT, body TEXT NOT NULL, ts INTEGER NOT NULL, bytes INTEGER NOT NULL);
+      INSERT INTO outbox (id, cls, channel, key, body, ts, bytes) VALUES
+        (7, 2, 'telemetry', 'd.a', '{"device":"d","point":"a","value":1}', 70, 36),
+        (9, 2, 'telemetry', 'd.b', '{"device":"d","point":"b","value":2}', 90, 36);
+      DELETE FROM outbox WHERE id = 9;
+      INSERT INTO outbox (id, cls, channel, key, body, ts, bytes) VALUES
+        (8, 2, 'telemetry', 'd.b', '{"device":"d","point":"b","value":2}', 80, 36);`);
+    await db.close();
+    const o = await Outbox.open(path);
+    await o.putReadings([{ device: 'd', point: 'c', value: 3, ts: 100 }]);
+    await o.beginSession();
+    const [b] = await drain(o);
+    expect(JSON.parse(`[${b!.itemsJson}]`)).toEqual([
+      { device: 'd', point: 'a', value: 1, id: 7, ts: 70 },
+      { device: 'd', point: 'b', value: 2, id: 8, ts: 80 },
+      // 9 was used once (AUTOINCREMENT): the next id is 10, never 9 again.
+      { device: 'd', point: 'c', value: 3, id: 10, ts: 100 },
+    ]);
+    expect((await o.health()).classes.telemetry).toMatchObject({ depth: 3, bytes: 3 * (36 + 48) });
+    await o.close();
+  });
+
   it('refuses items the fleet would reject, and drops non-finite readings instead of a whole batch', async () => {
     const o = await Outbox.open(join(dir(), 'o.db'));
     await expect(
