@@ -96,12 +96,27 @@ export function unknownNodeTypes(flows: readonly FlowNodeJson[], known: (type: s
 }
 
 /**
- * Node-RED core node files a gateway does not load, with the node types they define: a shell and
- * file-system access on a street cabinet are not for flows (security; flash wear). A flow set
+ * Node-RED core node files a gateway does not load, with the node types they define. A flow set
  * using these types is rejected as unknown, at the fleet and at the gateway.
+ * - A shell and file-system access on a street cabinet are not for flows (security; flash wear).
+ * - Network I/O from flows: everything leaving a gateway goes through its outbox (citygate-telemetry,
+ *   citygate-alarm), never a side channel that loses data offline; a second MQTT client with the
+ *   gateway's credentials would take over its uplink session; listeners beside the editor widen the
+ *   cabinet's attack surface. (`http in` stays: it shares the editor's server and its parsers.)
+ * - HTML and XML parsing (cheerio, xml2js): no device or fleet message on a gateway speaks them.
+ * Together these save ~10-20 MB of resident memory (`npm run bench:node-red`).
  */
 export const GATEWAY_EXCLUDED_CORE_NODES: Readonly<Record<string, readonly string[]>> = {
   '90-exec.js': ['exec'],
   '10-file.js': ['file', 'file in'],
   '23-watch.js': ['watch'],
+  '10-mqtt.js': ['mqtt-broker', 'mqtt in', 'mqtt out'],
+  '21-httprequest.js': ['http request'],
+  '22-websocket.js': ['websocket-listener', 'websocket-client', 'websocket in', 'websocket out'],
+  '31-tcpin.js': ['tcp in', 'tcp out', 'tcp request'],
+  '32-udp.js': ['udp in', 'udp out'],
+  '05-tls.js': ['tls-config'],
+  '06-httpproxy.js': ['http proxy'],
+  '70-HTML.js': ['html'],
+  '70-XML.js': ['xml'],
 };

@@ -18,6 +18,7 @@ import {
   type UpdateControl,
   type UpdateProgress,
 } from './control.js';
+import { flowsDesiredSchema, flowsReportedSchema, type FlowsDesired, type FlowsReported } from './flows.js';
 import {
   alarmBatchSchema,
   eventBatchSchema,
@@ -33,6 +34,7 @@ import type { Channel } from './topics.js';
 export * from './topics.js';
 export * from './payloads.js';
 export * from './control.js';
+export * from './flows.js';
 
 export interface PayloadByChannel {
   telemetry: TelemetryBatch;
@@ -45,6 +47,8 @@ export interface PayloadByChannel {
   'config/desired': ConfigDesired;
   'cmd/req': CommandRequest;
   'update/control': UpdateControl;
+  'flows/reported': FlowsReported;
+  'flows/desired': FlowsDesired;
 }
 
 export const schemas: Record<Channel, object> = {
@@ -58,6 +62,8 @@ export const schemas: Record<Channel, object> = {
   'config/desired': configDesiredSchema,
   'cmd/req': commandRequestSchema,
   'update/control': updateControlSchema,
+  'flows/reported': flowsReportedSchema,
+  'flows/desired': flowsDesiredSchema,
 };
 
 export type Decoded<C extends Channel> =

@@ -22,9 +22,10 @@ export const UPLINK_CHANNELS = [
   'config/reported',
   'cmd/res',
   'update/progress',
+  'flows/reported',
 ] as const;
 /** What the fleet publishes to one gateway. */
-export const DOWNLINK_CHANNELS = ['config/desired', 'cmd/req', 'update/control'] as const;
+export const DOWNLINK_CHANNELS = ['config/desired', 'cmd/req', 'update/control', 'flows/desired'] as const;
 
 export type UplinkChannel = (typeof UPLINK_CHANNELS)[number];
 export type DownlinkChannel = (typeof DOWNLINK_CHANNELS)[number];
@@ -46,6 +47,8 @@ export const topics = {
   commandResponse: topic('cmd/res'),
   updateControl: topic('update/control'),
   updateProgress: topic('update/progress'),
+  flowsDesired: topic('flows/desired'),
+  flowsReported: topic('flows/reported'),
   /** What the fleet subscribes to: everything gateways publish. */
   fleetSubscriptions: UPLINK_CHANNELS.map((c) => `${TOPIC_ROOT}/+/${c}`),
   /** What a gateway subscribes to: what the fleet sends it. */

@@ -14,6 +14,7 @@ export const CLASS_OF: Record<OutboxChannel, OutboxClass> = {
   'config/reported': 'event',
   'cmd/res': 'event',
   'update/progress': 'event',
+  'flows/reported': 'event',
   telemetry: 'telemetry',
 };
 

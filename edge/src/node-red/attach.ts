@@ -7,6 +7,7 @@ import { createLogger, type Logger } from '../../../common/log.js';
 import type { EdgeRuntime } from '../main.js';
 import type { Location } from '../rules/types.js';
 import { defaultFlows } from './default-flows.js';
+import { startFlowSync, type FlowSync } from './flow-sync.js';
 import { servicesFromRuntime, type AlarmRaise, type EdgeServices, type ServiceSinks } from './services.js';
 import { startNodeRed, type AdminAuth, type NodeRedHandle } from './start.js';
 
@@ -23,6 +24,11 @@ export interface AttachOptions {
   location?: Location;
   /** Flows installed on first start: default the shipped flows/*.json; `[]` for none. */
   initialFlows?: unknown[];
+  /**
+   * Flow sets from the fleet (`flows/desired`), verified with the fleet's public key (the one the
+   * gateway trusts for signed config); results and drift go back on `flows/reported`.
+   */
+  flowSets?: { publicKeyPem: string };
   /** Replace parts of the services (tests: a separate clock for schedules). */
   services?: (base: EdgeServices) => EdgeServices;
   log?: Logger;
@@ -64,17 +70,19 @@ export function outboxSinks(
   };
 }
 
+export type AttachedNodeRed = NodeRedHandle & { readonly flowSync?: FlowSync };
+
 export async function attachNodeRed(
   runtime: EdgeRuntime,
   options: AttachOptions,
-): Promise<NodeRedHandle | undefined> {
+): Promise<AttachedNodeRed | undefined> {
   if (options.enabled === false) return undefined;
   const log = (options.log ?? createLogger()).child(`node-red:${runtime.id}`);
   const base = servicesFromRuntime(runtime, {
     ...options.sinks,
     ...(options.location ? { location: options.location } : {}),
   });
-  return startNodeRed({
+  const handle = await startNodeRed({
     services: options.services ? options.services(base) : base,
     userDir: join(runtime.dataDir, 'node-red'),
     ...(options.port !== undefined ? { port: options.port } : {}),
@@ -84,4 +92,24 @@ export async function attachNodeRed(
     initialFlows: options.initialFlows ?? defaultFlows(),
     log,
   });
+  if (!options.flowSets) return handle;
+  const flowSync = startFlowSync(handle, {
+    publicKeyPem: options.flowSets.publicKeyPem,
+    report: async (body) => {
+      await runtime.outbox.put('flows/reported', [{ body, ts: runtime.clock.now() }]);
+      runtime.uplink.notify();
+    },
+    log: log.child('flow-sets'),
+  });
+  runtime.uplink.handlers.flowsDesired = (msg) => flowSync.desired(msg);
+  return {
+    ...handle,
+    flowSync,
+    async stop() {
+      delete runtime.uplink.handlers.flowsDesired;
+      flowSync.stop();
+      await flowSync.idle();
+      await handle.stop();
+    },
+  };
 }

@@ -22,6 +22,8 @@ export interface FlowSetResult {
   gateway: string;
   name: string;
   version?: number;
+  /** With `rejected`: the version that was refused. */
+  offered?: number;
   status: 'applied' | 'rejected' | 'in-sync' | 'drift';
   code?: string;
   reason?: string;
@@ -59,6 +61,7 @@ export async function deployFlowSet(
     gateway,
     name: set.name,
     ...(current ? { version: current.version, expectedHash: current.flowsHash } : {}),
+    offered: set.version,
     status: 'rejected',
     code,
     reason,
@@ -71,16 +74,27 @@ export async function deployFlowSet(
   }
   if (current && current.name === set.name && set.version < current.version)
     return reject('flow-set-stale', `v${set.version} is older than the applied v${current.version}`);
+  // The same set again (a retained message after a reconnect): never overwrite local edits with it.
+  if (
+    current &&
+    current.name === set.name &&
+    set.version === current.version &&
+    current.flowsHash === set.flowsHash
+  )
+    return flowSetDrift(h);
   const unknown = unknownNodeTypes(set.flows, (t) => !!h.red.nodes.getType(t));
   if (unknown.length)
     return reject('flow-set-unknown-types', `this gateway has no node types: ${unknown.join(', ')}`);
-  try {
-    await h.red.runtime.flows.setFlows({
-      flows: { flows: structuredClone(set.flows) },
-      deploymentType: 'full',
-    });
-  } catch (err) {
-    return reject('flow-set-deploy-failed', errorMessage(err));
+  // Already running exactly these flows (drift taken in as this version): adopt without a restart.
+  if (flowsHash(await runningFlows(h)) !== set.flowsHash) {
+    try {
+      await h.red.runtime.flows.setFlows({
+        flows: { flows: structuredClone(set.flows) },
+        deploymentType: 'full',
+      });
+    } catch (err) {
+      return reject('flow-set-deploy-failed', errorMessage(err));
+    }
   }
   const state: AppliedState = {
     name: set.name,
@@ -104,7 +118,8 @@ export async function flowSetDrift(h: NodeRedHandle): Promise<FlowSetResult> {
   const current = applied(h);
   const flows = await runningFlows(h);
   const actualHash = flowsHash(flows);
-  const drifted = !current || current.flowsHash !== actualHash;
+  // Never deployed from the fleet: local flows are drift to take in, an empty runtime is not.
+  const drifted = current ? current.flowsHash !== actualHash : flows.length > 0;
   return {
     gateway: h.services.gatewayId,
     name: current?.name ?? 'local',

@@ -3,6 +3,7 @@
  * checked before it gets a version (structure, unknown node types), so a gateway is never sent a
  * flow set it cannot run; an operator's local edits (drift) can be taken in as a new version.
  */
+import { FLOW_SET_NAME_PATTERN, MAX_FLOW_NODES } from '../../../common/contract/index.js';
 import { CityGateError } from '../../../common/errors.js';
 import {
   flowsHash,
@@ -19,6 +20,8 @@ export interface FlowSetReport {
   name: string;
   /** The version the gateway last applied (undefined: never). */
   version?: number;
+  /** With `rejected`: the version that was refused. */
+  offered?: number;
   status: 'applied' | 'rejected' | 'in-sync' | 'drift';
   reason?: string;
   code?: string;
@@ -39,6 +42,8 @@ export function checkFlows(flows: unknown, knownTypes: ReadonlySet<string>): Flo
     const node = n as Partial<FlowNodeJson> | null;
     if (!node || typeof node !== 'object' || typeof node.id !== 'string' || typeof node.type !== 'string')
       throw new FlowSetError('flow-set-invalid', `flows[${i}] needs a string id and type`);
+    if (!node.id || node.id.length > 128 || !node.type || node.type.length > 128)
+      throw new FlowSetError('flow-set-invalid', `flows[${i}]: id and type must be 1 to 128 characters`);
     if (ids.has(node.id)) throw new FlowSetError('flow-set-invalid', `flows[${i}]: duplicate id ${node.id}`);
     ids.add(node.id);
   }
@@ -54,6 +59,33 @@ export function checkFlows(flows: unknown, knownTypes: ReadonlySet<string>): Flo
   if (unknown.length)
     throw new FlowSetError('flow-set-unknown-types', `unknown node types: ${unknown.join(', ')}`);
   return flows as FlowNodeJson[];
+}
+
+/** Check `flows` (structure, node types) and sign them as version `version` of set `name`. */
+export function buildFlowSet(
+  name: string,
+  version: number,
+  flows: unknown,
+  knownTypes: ReadonlySet<string>,
+  signer: FlowSetSigner,
+  now: number,
+): FlowSet {
+  if (!new RegExp(FLOW_SET_NAME_PATTERN).test(name))
+    throw new FlowSetError('flow-set-invalid', `bad flow set name: ${JSON.stringify(name)}`);
+  const checked = checkFlows(flows, knownTypes);
+  if (checked.length > MAX_FLOW_NODES)
+    throw new FlowSetError('flow-set-invalid', `${checked.length} nodes: at most ${MAX_FLOW_NODES}`);
+  return signFlowSet(
+    {
+      kind: 'citygate/flow-set',
+      name,
+      version,
+      createdAt: new Date(now).toISOString(),
+      flowsHash: flowsHash(checked),
+      flows: structuredClone(checked),
+    },
+    signer,
+  );
 }
 
 export interface FlowSetStoreOptions {
@@ -72,20 +104,14 @@ export class FlowSetStore {
 
   /** Check, version and sign a new flow set version. */
   publish(name: string, flows: unknown): FlowSet {
-    if (!/^[a-z0-9][a-z0-9._-]{0,63}$/.test(name))
-      throw new FlowSetError('flow-set-invalid', `bad flow set name: ${JSON.stringify(name)}`);
-    const checked = checkFlows(flows, this.opts.knownTypes);
     const versions = this.sets.get(name) ?? [];
-    const set = signFlowSet(
-      {
-        kind: 'citygate/flow-set',
-        name,
-        version: (versions.at(-1)?.version ?? 0) + 1,
-        createdAt: new Date((this.opts.now ?? Date.now)()).toISOString(),
-        flowsHash: flowsHash(checked),
-        flows: structuredClone(checked),
-      },
+    const set = buildFlowSet(
+      name,
+      (versions.at(-1)?.version ?? 0) + 1,
+      flows,
+      this.opts.knownTypes,
       this.opts.signer,
+      (this.opts.now ?? Date.now)(),
     );
     versions.push(set);
     this.sets.set(name, versions);

@@ -5,9 +5,12 @@ import { FakeClock } from '../../../common/clock.js';
 import { createLogger } from '../../../common/log.js';
 import { parseGatewayConfig } from '../../../edge/src/config.js';
 import { startEdge, type EdgeRuntime } from '../../../edge/src/main.js';
-import { attachNodeRed, type AttachOptions } from '../../../edge/src/node-red/attach.js';
+import {
+  attachNodeRed,
+  type AttachedNodeRed,
+  type AttachOptions,
+} from '../../../edge/src/node-red/attach.js';
 import type { AlarmRaise } from '../../../edge/src/node-red/services.js';
-import type { NodeRedHandle } from '../../../edge/src/node-red/start.js';
 import { loadProfiles } from '../../../hardware/src/profile.js';
 import { TcpSimulator } from '../../../hardware/src/sim/tcp-server.js';
 
@@ -22,7 +25,7 @@ export interface City {
   dir: string;
   sim: TcpSimulator;
   edge: EdgeRuntime;
-  red: NodeRedHandle;
+  red: AttachedNodeRed;
   /** Drives the Node-RED schedules (and the simulated world); the lines poll in real time. */
   clock: FakeClock;
   alarms: (['raise', AlarmRaise] | ['clear', string])[];
@@ -35,7 +38,10 @@ export interface City {
  * a real edge runtime polling it every 100 ms, and Node-RED with the CityGate palette attached.
  */
 export async function startCity(
-  opts: Partial<Pick<AttachOptions, 'adminAuth' | 'initialFlows' | 'port'>> = {},
+  opts: Partial<Pick<AttachOptions, 'adminAuth' | 'initialFlows' | 'port' | 'flowSets'>> & {
+    /** The fleet's broker (default: an unreachable port, no uplink). */
+    mqttUrl?: string;
+  } = {},
 ): Promise<City> {
   const dir = mkdtempSync(join(tmpdir(), 'citygate-nr-'));
   const profiles = loadProfiles();
@@ -51,7 +57,7 @@ export async function startCity(
     {
       version: 1,
       id: 'gw-nr',
-      fleet: { mqttUrl: 'mqtt://127.0.0.1:1' },
+      fleet: { mqttUrl: opts.mqttUrl ?? 'mqtt://127.0.0.1:1' },
       lines: [{ id: 'eth0', type: 'tcp', host: '127.0.0.1', port, timeoutMs: 500 }],
       devices: [
         ...LIGHT_UNITS.map((u) => ({
@@ -77,7 +83,7 @@ export async function startCity(
   const edge = await startEdge({ config, profiles, dataDir: join(dir, 'gw-nr'), log, localApi: false });
   const alarms: City['alarms'] = [];
   const telemetry: City['telemetry'] = [];
-  let red: NodeRedHandle | undefined;
+  let red: AttachedNodeRed | undefined;
   try {
     red = await attachNodeRed(edge, {
       port: opts.port ?? 0,
@@ -85,6 +91,7 @@ export async function startCity(
       location: HANOI,
       log,
       ...(opts.initialFlows ? { initialFlows: opts.initialFlows } : {}),
+      ...(opts.flowSets ? { flowSets: opts.flowSets } : {}),
       sinks: {
         raiseAlarm: (a) => void alarms.push(['raise', a]),
         clearAlarm: (id) => void alarms.push(['clear', id]),

@@ -187,6 +187,41 @@ const ROUTES: RouteCase[] = [
     need: 'admin',
     body: {},
   },
+  {
+    method: 'POST',
+    route: '/api/v1/flow-sets/{name}',
+    path: '/api/v1/flow-sets/probe',
+    need: 'configure',
+    body: { flows: [{ id: 'a', type: 'no-such-node' }] },
+  },
+  { method: 'GET', route: '/api/v1/flow-sets', path: '/api/v1/flow-sets', need: 'read' },
+  {
+    method: 'GET',
+    route: '/api/v1/flow-sets/{name}/versions/{version}',
+    path: '/api/v1/flow-sets/probe/versions/1',
+    need: 'read',
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/flow-sets/{name}/deploy',
+    path: '/api/v1/flow-sets/probe/deploy',
+    need: 'configure',
+    body: { gateway: 'gw-none' },
+  },
+  { method: 'GET', route: '/api/v1/flow-sets/status', path: '/api/v1/flow-sets/status', need: 'read' },
+  {
+    method: 'GET',
+    route: '/api/v1/gateways/{id}/flows',
+    path: '/api/v1/gateways/gw-none/flows',
+    need: 'read',
+  },
+  {
+    method: 'POST',
+    route: '/api/v1/gateways/{id}/flows/take-in',
+    path: '/api/v1/gateways/gw-none/flows/take-in',
+    need: 'configure',
+    body: {},
+  },
 ];
 
 describe('API roles and input validation', () => {
