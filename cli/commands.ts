@@ -146,6 +146,8 @@ export const edgeCommand: Command = {
           host: nr.host ?? '127.0.0.1',
           adminAuth: { username: nr.adminAuth!.username, passwordHash: nr.adminAuth!.passwordHash },
           sinks: outboxSinks(edge),
+          // Provisioned: flow sets from the fleet, signed with the key the gateway trusts for config.
+          ...(creds ? { flowSets: { publicKeyPem: creds.configPublicKey } } : {}),
           ...(controlConfig(config).location ? { location: controlConfig(config).location } : {}),
           ...(nr.defaultFlows ? {} : { initialFlows: [] }),
           log,
@@ -164,7 +166,8 @@ export const edgeCommand: Command = {
 export const fleetCommand: Command = {
   name: 'fleet',
   summary: 'run the fleet service: MQTT broker (embedded by default), telemetry store, HTTP API',
-  usage: 'fleet [--data DIR] [--host ADDR] [--http-port N] [--mqtt-port N] [--broker URL]',
+  usage:
+    'fleet [--data DIR] [--host ADDR] [--http-port N] [--mqtt-port N] [--broker URL] [--store postgres://…] [--share GROUP]',
   options: {
     data: { type: 'string' },
     host: { type: 'string' },
@@ -177,9 +180,20 @@ export const fleetCommand: Command = {
     'mosquitto-dir': { type: 'string' },
     insecure: { type: 'boolean' },
     'log-level': { type: 'string' },
+    store: { type: 'string' },
+    share: { type: 'string' },
+    'ingest-connections': { type: 'string' },
+    'lease-ms': { type: 'string' },
+    'worker-id': { type: 'string' },
   },
   help: {
     data: 'data directory (fleet.db); default ./data/fleet',
+    store: 'keep the fleet store in PostgreSQL (postgres://user:pass@host:port/db) instead of fleet.db',
+    share:
+      'with --broker and --store: one of several workers; uplink through $share/GROUP/…, admin state shared in PostgreSQL (docs/scaling.md)',
+    'ingest-connections': 'with --share: MQTT sessions this worker ingests on (default 8)',
+    'lease-ms': "with --share: a dead worker's sessions are adopted after this long (default 10000)",
+    'worker-id': "with --share: this worker's name in leases and stored messages (default random)",
     host: 'address to listen on (default 127.0.0.1)',
     'http-port': 'HTTP API port (default 8080)',
     'mqtt-port': 'embedded MQTT broker port (default 1883)',
@@ -211,7 +225,10 @@ export const fleetCommand: Command = {
         password: u.password ? decodeURIComponent(u.password) : undefined,
       };
     }
+    const { storeUrl, share } = scaleOptions(values, externalBroker !== undefined);
     const fleet = await startFleet({
+      storeUrl,
+      share,
       dataDir: (values.data as string | undefined) ?? 'data/fleet',
       host: (values.host as string | undefined) ?? '127.0.0.1',
       httpPort: intOption(values, 'http-port', 8080, 0, 65535),
@@ -231,6 +248,43 @@ export const fleetCommand: Command = {
     return 0;
   },
 };
+
+/** `--store`, `--share` and their companions, checked: a bad value names the option and what was expected. */
+function scaleOptions(
+  values: Record<string, unknown>,
+  hasBroker: boolean,
+): { storeUrl?: string; share?: { group: string; connections: number; leaseMs: number; workerId?: string } } {
+  let storeUrl: string | undefined;
+  if (typeof values.store === 'string') {
+    let u: URL;
+    try {
+      u = new URL(values.store);
+    } catch {
+      throw new UsageError(
+        `--store: '${values.store.replace(/\/\/[^@/]*@/, '//…@')}' is not a URL (expected postgres://…)`,
+      );
+    }
+    if (!/^postgres(ql)?:$/.test(u.protocol))
+      throw new UsageError(`--store: expected a postgres:// URL, got '${u.protocol}'`);
+    storeUrl = values.store;
+  }
+  if (typeof values.share !== 'string') return { storeUrl };
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(values.share))
+    throw new UsageError(`--share: '${values.share}' is not a group name ([A-Za-z0-9_-], at most 64)`);
+  if (!hasBroker || !storeUrl) throw new UsageError('--share needs --broker URL and --store postgres://…');
+  const workerId = values['worker-id'];
+  if (workerId !== undefined && (typeof workerId !== 'string' || !/^[A-Za-z0-9_-]{1,64}$/.test(workerId)))
+    throw new UsageError(`--worker-id: '${String(workerId)}' is not a name ([A-Za-z0-9_-], at most 64)`);
+  return {
+    storeUrl,
+    share: {
+      group: values.share,
+      connections: intOption(values, 'ingest-connections', 8, 1, 64),
+      leaseMs: intOption(values, 'lease-ms', 10_000, 500, 600_000),
+      ...(workerId ? { workerId } : {}),
+    },
+  };
+}
 
 export const simCommand: Command = {
   name: 'sim',

@@ -3,11 +3,29 @@ import sqlite3 from 'sqlite3';
 export type SqlValue = string | number | bigint | null | Buffer;
 
 /**
+ * What the fleet's admin modules (registry, tokens, desired config, commands, sites, alarms) use of
+ * a database, so they run on SQLite (`Db`) or PostgreSQL (`fleet/src/pg/sql-db.ts`). Statements
+ * use `?` placeholders and SQL both engines accept (`INSERT … ON CONFLICT … DO UPDATE`, `RETURNING`,
+ * no `INSERT OR REPLACE`); schema DDL is per dialect (PostgreSQL's comes from numbered migrations).
+ */
+export interface SqlDb {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** `changes`: rows inserted/updated/deleted. `lastID` is SQLite's rowid (0 on PostgreSQL). */
+  run(sql: string, params?: readonly SqlValue[]): Promise<{ changes: number; lastID: number }>;
+  all<T>(sql: string, params?: readonly SqlValue[]): Promise<T[]>;
+  get<T>(sql: string, params?: readonly SqlValue[]): Promise<T | undefined>;
+  exec(sql: string): Promise<void>;
+  /** All statements of `fn` in one transaction (SQLite: BEGIN IMMEDIATE; PostgreSQL: one pooled client). */
+  transaction<T>(fn: (db: SqlDb) => Promise<T>): Promise<T>;
+}
+
+/**
  * A promise wrapper over one `sqlite3` connection. All statements on one connection run in order
  * (sqlite3 serialises them), and `transaction` holds a JS-side lock so two async transactions never
  * interleave their statements.
  */
-export class Db {
+export class Db implements SqlDb {
+  readonly dialect = 'sqlite' as const;
   private chain: Promise<unknown> = Promise.resolve();
 
   private constructor(

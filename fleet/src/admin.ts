@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import type { Clock } from '../../common/clock.js';
 import { generateConfigKey } from '../../common/config-signature.js';
 import type { Logger } from '../../common/log.js';
-import { Db } from '../../common/sqlite.js';
+import { Db, type SqlDb } from '../../common/sqlite.js';
 import { loadProfiles } from '../../hardware/src/profile.js';
 import { ApiTokens } from './auth/tokens.js';
 import { CommandService } from './commands/service.js';
@@ -20,6 +20,8 @@ import { DesiredConfigService } from './desired-config/service.js';
 import type { AdminDeps } from './http/admin-routes.js';
 import { renderMetrics } from './http/metrics.js';
 import { loadOrCreatePki, type FleetPki } from './pki/ca.js';
+import { exclusive } from './pg/sql-db.js';
+import { syncSharedFiles } from './pg/shared-keys.js';
 import { writeMosquittoFiles } from './provisioning/mosquitto-files.js';
 import { GatewayRegistry } from './provisioning/registry.js';
 import type { ScryptCost } from './provisioning/secret-hash.js';
@@ -31,6 +33,13 @@ export interface AdminOptions {
   /** Names and addresses the MQTT server certificate is valid for. */
   hosts: string[];
   scryptCost?: ScryptCost;
+  /**
+   * Keep the admin state (registry, tokens, desired config, commands) in this shared database
+   * (PostgreSQL, several workers; its tables come from fleet/src/pg/schema.ts) instead of
+   * `<dataDir>/fleet-admin.db`. The config-signing key and the CA are shared through it too.
+   * The caller closes it.
+   */
+  shared?: SqlDb;
 }
 
 export interface FleetAdmin {
@@ -59,7 +68,8 @@ export interface ConnectOptions {
   extraMetrics?: () => Record<string, number>;
 }
 
-function loadOrCreateSigningKey(dir: string): { privateKeyPem: string; publicKeyPem: string } {
+/** The fleet's Ed25519 config-signing key in `dir` (created 0600 at first use); flow sets are signed with it too. */
+export function loadOrCreateSigningKey(dir: string): { privateKeyPem: string; publicKeyPem: string } {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const file = join(dir, 'config-signing.key');
   if (!existsSync(file)) {
@@ -72,16 +82,40 @@ function loadOrCreateSigningKey(dir: string): { privateKeyPem: string; publicKey
   return { privateKeyPem, publicKeyPem };
 }
 
-export async function openAdmin(o: AdminOptions): Promise<FleetAdmin> {
-  const pki = loadOrCreatePki(o.dataDir, o.hosts);
-  const signing = loadOrCreateSigningKey(join(o.dataDir, 'keys'));
+/** Files that must be the same on every worker sharing one database. */
+const sharedFiles = (dataDir: string) => [
+  { name: 'config-signing.key', path: join(dataDir, 'keys', 'config-signing.key') },
+  { name: 'ca.key', path: join(dataDir, 'pki', 'ca.key') },
+  { name: 'ca.crt', path: join(dataDir, 'pki', 'ca.crt') },
+];
+
+/** How often a worker sharing a database checks whether another worker changed the credentials. */
+export const MOSQUITTO_POLL_MS = 2_000;
+
+async function openDb(o: AdminOptions): Promise<SqlDb> {
+  if (o.shared) return o.shared;
   const db = await Db.open(join(o.dataDir, 'fleet-admin.db'));
   await db.exec('PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000;');
+  return db;
+}
+
+export async function openAdmin(o: AdminOptions): Promise<FleetAdmin> {
+  // Shared database: take the stored keys first, create what is missing, offer ours, and reload
+  // when another worker's copy won a start-up race (its CA re-issues our server certificate).
+  if (o.shared) await syncSharedFiles(o.shared, sharedFiles(o.dataDir), o.clock.now());
+  let pki = loadOrCreatePki(o.dataDir, o.hosts);
+  let signing = loadOrCreateSigningKey(join(o.dataDir, 'keys'));
+  if (o.shared && (await syncSharedFiles(o.shared, sharedFiles(o.dataDir), o.clock.now())).length > 0) {
+    pki = loadOrCreatePki(o.dataDir, o.hosts);
+    signing = loadOrCreateSigningKey(join(o.dataDir, 'keys'));
+  }
+  const db = await openDb(o);
   const registry = await GatewayRegistry.open(db, o.clock, o.scryptCost);
   const tokens = await ApiTokens.open(db, o.clock);
   const tokenFile = join(o.dataDir, 'admin-token');
   const bootstrapToken = await tokens.bootstrap(tokenFile);
   if (bootstrapToken) o.log.info(`first start: admin API token written to ${tokenFile}`);
+  let pollTimer: NodeJS.Timeout | undefined;
 
   const admin: FleetAdmin = {
     pki,
@@ -110,12 +144,29 @@ export async function openAdmin(o: AdminOptions): Promise<FleetAdmin> {
       });
       admin.config = config;
       admin.link = link;
+      // Several workers: each change is written under a database-wide lock from the database, so
+      // the last writer always writes the complete current list; workers that did not make a
+      // change notice it by polling the registry's fingerprint (docs/scaling.md).
+      let fingerprint = '';
       const syncMosquitto = async () => {
-        if (!c.mosquitto) return;
-        writeMosquittoFiles(c.mosquitto.dir, await registry.mosquittoEntries(), c.mosquitto);
-        c.mosquitto.onChange?.();
+        const m = c.mosquitto;
+        if (!m) return;
+        // Read through the lock's own transaction: waiting for a second pooled client while
+        // holding one could exhaust the pool under many concurrent changes.
+        await exclusive(db, 'mosquitto-files', async (tx) => {
+          fingerprint = await registry.fingerprint(tx);
+          writeMosquittoFiles(m.dir, await registry.mosquittoEntries(tx), m);
+        });
+        m.onChange?.();
       };
       await syncMosquitto();
+      if (c.mosquitto && o.shared)
+        pollTimer = setInterval(() => {
+          void registry
+            .fingerprint()
+            .then((f) => (f === fingerprint ? undefined : syncMosquitto()))
+            .catch((err: unknown) => o.log.error(`cannot update Mosquitto files: ${String(err)}`));
+        }, MOSQUITTO_POLL_MS);
       const sync = () =>
         syncMosquitto().catch((err: unknown) => o.log.error(`cannot update Mosquitto files: ${String(err)}`));
       registry.onRevoke(async (gw) => {
@@ -134,8 +185,9 @@ export async function openAdmin(o: AdminOptions): Promise<FleetAdmin> {
       };
     },
     async close() {
+      if (pollTimer) clearInterval(pollTimer);
       await admin.link?.close();
-      await db.close();
+      if (db instanceof Db) await db.close();
     },
   };
   return admin;

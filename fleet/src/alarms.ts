@@ -1,5 +1,5 @@
 import type { AlarmRecord } from '../../common/contract/index.js';
-import { Db } from '../../common/sqlite.js';
+import { Db, type SqlDb } from '../../common/sqlite.js';
 
 /** One alarm of one gateway as the fleet sees it now: raised or cleared, acknowledged or not. */
 export interface AlarmView {
@@ -22,15 +22,21 @@ export interface AlarmView {
  * gateways send, with operator acknowledgements. A new raise after a clear needs a new acknowledgement.
  */
 export class AlarmBoard {
-  private constructor(private readonly db: Db) {}
+  private constructor(
+    private readonly db: SqlDb,
+    private readonly owned: Db | undefined,
+  ) {}
 
-  static async open(path: string): Promise<AlarmBoard> {
-    const db = await Db.open(path);
-    await db.exec(`
-      PRAGMA busy_timeout = 5000;
-      -- Derived from the alarms stored durably by ingest: losing the last commits on power loss is
-      -- acceptable here, an fsync per alarm competing with ingest for the write lock is not.
-      PRAGMA synchronous = NORMAL;
+  /** `fleet.db`'s path (own connection), or a shared database (PostgreSQL; the caller closes it). */
+  static async open(at: string | SqlDb): Promise<AlarmBoard> {
+    const owned = typeof at === 'string' ? await Db.open(at) : undefined;
+    const db = owned ?? (at as SqlDb);
+    // Derived from the alarms stored durably by ingest: losing the last commits on power loss is
+    // acceptable here, an fsync per alarm competing with ingest for the write lock is not.
+    if (owned) await owned.exec('PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;');
+    // PostgreSQL: the tables come from the numbered migrations (fleet/src/pg/schema.ts).
+    if (db.dialect === 'sqlite')
+      await db.exec(`
       CREATE TABLE IF NOT EXISTS alarm_board (
         gateway TEXT NOT NULL,
         key TEXT NOT NULL,
@@ -47,7 +53,7 @@ export class AlarmBoard {
         updated_ts INTEGER NOT NULL,
         PRIMARY KEY (gateway, key)
       );`);
-    return new AlarmBoard(db);
+    return new AlarmBoard(db, owned);
   }
 
   /** Apply alarms in the order the gateway raised/cleared them; older news never overwrites newer. */
@@ -58,7 +64,7 @@ export class AlarmBoard {
     });
   }
 
-  private async recordOne(db: Db, gateway: string, a: AlarmRecord): Promise<void> {
+  private async recordOne(db: SqlDb, gateway: string, a: AlarmRecord): Promise<void> {
     if (a.state === 'raised')
       await db.run(
         `INSERT INTO alarm_board (gateway, key, alarm, device, severity, state, message, raised_at, updated_ts)
@@ -79,7 +85,7 @@ export class AlarmBoard {
 
   async list(opts: { active?: boolean; gateway?: string } = {}): Promise<AlarmView[]> {
     const rows = await this.db.all<Record<string, unknown>>(
-      `SELECT * FROM alarm_board WHERE (? IS NULL OR gateway = ?) AND (? = 0 OR state = 'raised')
+      `SELECT * FROM alarm_board WHERE (CAST(? AS TEXT) IS NULL OR gateway = ?) AND (? = 0 OR state = 'raised')
        ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'major' THEN 1 WHEN 'minor' THEN 2 ELSE 3 END, raised_at DESC`,
       [opts.gateway ?? null, opts.gateway ?? null, opts.active ? 1 : 0],
     );
@@ -108,7 +114,7 @@ export class AlarmBoard {
     return r.changes > 0;
   }
 
-  close(): Promise<void> {
-    return this.db.close();
+  async close(): Promise<void> {
+    await this.owned?.close();
   }
 }

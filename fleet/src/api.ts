@@ -3,6 +3,8 @@ import { ID_PATTERN } from '../../common/contract/index.js';
 import { CityGateError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import type { Clock } from '../../common/clock.js';
+import { registerFlowRoutes } from './http/flow-routes.js';
+import type { FlowSets } from './flows/service.js';
 import { registerRolloutRoutes } from './http/rollout-routes.js';
 import { registerUiRoutes } from './http/ui-routes.js';
 import type { AlarmBoard } from './alarms.js';
@@ -52,6 +54,8 @@ export interface ApiDeps {
   alarms: AlarmBoard;
   /** Releases and rollouts (routes registered when given). */
   rollouts?: Rollouts;
+  /** Flow sets (routes registered when given). */
+  flows?: FlowSets;
   /** API tokens and roles, provisioning, desired config, metrics. Absent: no authentication (tests of single routes). */
   admin?: AdminDeps;
 }
@@ -330,6 +334,7 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
       rollouts: deps.rollouts.runner,
       uploadDir: deps.rollouts.uploadDir,
     });
+  if (deps.flows) registerFlowRoutes(app, deps.flows);
   registerUiRoutes(app);
   await app.ready();
   return app;

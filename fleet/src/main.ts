@@ -11,9 +11,17 @@ import type { ScryptCost } from './provisioning/secret-hash.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { IngestHandler, startIngest, type Ingest } from './ingest.js';
 import { AlarmBoard } from './alarms.js';
+import { listDirectory } from './directory.js';
+import { loadOrCreateSigningKey } from './admin.js';
+import { startFlowSets, type FlowSets } from './flows/service.js';
+import { gatewayNodeTypes } from './flows/node-types.js';
 import { startRollouts, type Rollouts } from './rollouts.js';
 import { SiteStore } from './sites.js';
 import { SqliteFleetStore, type FleetStore } from './store.js';
+import { PgFleetStore } from './pg/store.js';
+import { PgSqlDb } from './pg/sql-db.js';
+import { startSharedIngest } from './pg/shared-ingest.js';
+import { startSharedRollouts } from './pg/rollouts.js';
 
 export interface FleetOptions {
   dataDir: string;
@@ -41,6 +49,14 @@ export interface FleetOptions {
   releaseKeys?: string[];
   /** The HTTP URL gateways reach the fleet at (bundle downloads); default: the listening address. */
   publicHttpUrl?: string;
+  /** `postgres://…`: keep the fleet store in PostgreSQL (several workers can share it) instead of fleet.db. */
+  storeUrl?: string;
+  /**
+   * With an external broker and a PostgreSQL store: one of several stateless workers. Uplink is
+   * taken through the shared subscription `$share/<group>/…` over `connections` MQTT sessions
+   * (slots, leased in PostgreSQL; a dead worker's slots are adopted by the others).
+   */
+  share?: { group: string; connections?: number; leaseMs?: number; workerId?: string };
   clock?: Clock;
   log?: Logger;
 }
@@ -57,6 +73,8 @@ export interface Fleet {
   readonly mqttTlsUrl?: string;
   /** Provisioning, API tokens, desired config (security enforced). */
   readonly admin?: FleetAdmin;
+  /** Node-RED flow sets deployed to gateways. */
+  readonly flows: FlowSets;
   stop(): Promise<void>;
 }
 
@@ -85,7 +103,16 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true, mode: 0o750 });
 
-  const store = await SqliteFleetStore.open(join(dataDir, 'fleet.db'));
+  if (opts.share && !(opts.storeUrl && opts.externalBroker))
+    throw new Error('a shared-subscription worker (share) needs an external broker and a postgres:// store');
+  const workerId = opts.share?.workerId ?? `w-${randomBytes(4).toString('hex')}`;
+  const pgStore = opts.storeUrl
+    ? await PgFleetStore.open(opts.storeUrl, clock.now(), { workerId })
+    : undefined;
+  pgStore?.startMaintenance(clock, log.child('store'));
+  const store: FleetStore = pgStore ?? (await SqliteFleetStore.open(join(dataDir, 'fleet.db')));
+  // With PostgreSQL, admin state, sites and alarms live there too (shared by workers).
+  const sharedDb = pgStore ? new PgSqlDb(pgStore.pool) : undefined;
   const admin =
     opts.security === 'open'
       ? undefined
@@ -95,12 +122,16 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
           log: log.child('admin'),
           hosts: opts.tlsHosts ?? ['localhost', '127.0.0.1'],
           scryptCost: opts.scryptCost,
+          shared: sharedDb,
         });
   const handler = new IngestHandler(store, clock, log.child('ingest'));
   let broker: EmbeddedBroker | undefined;
   let ingestOpts;
   if (opts.externalBroker) {
-    ingestOpts = { ...opts.externalBroker, clientId: 'citygate-fleet-ingest' };
+    ingestOpts = {
+      ...opts.externalBroker,
+      clientId: opts.share ? `citygate-fleet-${workerId}` : 'citygate-fleet-ingest',
+    };
   } else {
     const identity = {
       clientIdPrefix: 'citygate-fleet-',
@@ -129,8 +160,20 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
       channels: ['state'] as const,
     };
   }
-  const ingest = await startIngest(ingestOpts, handler, log.child('ingest'));
-  const sites = await SiteStore.open(join(dataDir, 'fleet.db'));
+  const ingest =
+    opts.share && pgStore && opts.externalBroker
+      ? await startSharedIngest({
+          ...opts.externalBroker,
+          group: opts.share.group,
+          connections: opts.share.connections ?? 8,
+          leaseMs: opts.share.leaseMs ?? 10_000,
+          workerId,
+          pool: pgStore.pool,
+          handler,
+          log: log.child('ingest'),
+        })
+      : await startIngest(ingestOpts, handler, log.child('ingest'));
+  const sites = await SiteStore.open(sharedDb ?? join(dataDir, 'fleet.db'));
   const adminDeps = await admin?.connect({
     control: {
       url: ingestOpts.url,
@@ -151,9 +194,15 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     extraMetrics: () =>
       Object.fromEntries(Object.entries(ingest.stats).map(([k, v]) => [`ingest_${k}_total`, Number(v)])),
   });
-  const alarms = await AlarmBoard.open(join(dataDir, 'fleet.db'));
+  const directory = () =>
+    listDirectory({
+      gateways: () => store.listGateways(),
+      sites: () => sites.list(),
+      groups: async () => (await adminDeps?.config.listGroups()) ?? [],
+    });
+  const alarms = await AlarmBoard.open(sharedDb ?? join(dataDir, 'fleet.db'));
   let httpUrl = '';
-  const rollouts = await startRollouts({
+  const rolloutOpts = {
     dataDir,
     trustedKeys: trustedReleaseKeys(join(dataDir, 'keys', 'releases'), opts.releaseKeys),
     publicHttpUrl: () => opts.publicHttpUrl ?? httpUrl,
@@ -163,19 +212,40 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
       username: ingestOpts.username,
       password: ingestOpts.password,
     },
-    directory: {
-      list: async () => {
-        const siteZones = new Map((await sites.list()).map((s) => [s.id, s.zone]));
-        return (await store.listGateways()).map((g) => ({
-          id: g.id,
-          ...(siteZones.get(g.id) ? { zone: siteZones.get(g.id)! } : {}),
-        }));
-      },
-    },
+    // Zones from sites and groups from desired config, as flow sets see them (a group rollout used to match nobody).
+    directory: { list: directory },
     clock,
     log: log.child('rollouts'),
+  };
+  // Several workers: the rollout machine runs on the PostgreSQL lease holder (docs/scaling.md).
+  const rollouts =
+    opts.share && pgStore
+      ? await startSharedRollouts({
+          ...rolloutOpts,
+          pool: pgStore.pool,
+          workerId,
+          leaseMs: opts.share.leaseMs ?? 10_000,
+        })
+      : await startRollouts(rolloutOpts);
+  const flows = await startFlowSets({
+    dbPath: join(dataDir, 'fleet.db'),
+    signingKey: loadOrCreateSigningKey(join(dataDir, 'keys')),
+    knownTypes: gatewayNodeTypes(),
+    mqtt: {
+      url: ingestOpts.url,
+      clientId: `${ingestOpts.clientId}-flows`,
+      username: ingestOpts.username,
+      password: ingestOpts.password,
+    },
+    directory,
+    clock,
+    log: log.child('flows'),
   });
   handler.listeners.push((gw, m) => {
+    if (m.channel === 'flows/reported')
+      void flows
+        .report(gw, m.value)
+        .catch((err: unknown) => log.error(`flow report of ${gw} not recorded: ${String(err)}`));
     if (m.channel === 'update/progress') rollouts.progress(gw, m.value);
     if (m.channel === 'alarms')
       void alarms
@@ -205,6 +275,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     sites,
     alarms,
     rollouts,
+    flows,
     log: log.child('api'),
     version: packageVersion(),
     clock,
@@ -223,8 +294,10 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     sites,
     ingest,
     rollouts,
+    flows,
     async stop() {
       await api.close();
+      await flows.stop();
       await rollouts.stop();
       await ingest.close();
       await admin?.close();

@@ -1,4 +1,4 @@
-import { Db } from '../../common/sqlite.js';
+import { Db, type SqlDb } from '../../common/sqlite.js';
 
 /** Where a gateway's cabinet stands: named and placed on the map by a fleet admin (or the demo). */
 export interface Site {
@@ -20,15 +20,23 @@ export interface Commissioning {
   failed: string[];
 }
 
-/** The site registry, in the fleet database (its own connection and table). */
+/**
+ * The site registry: in the fleet's SQLite file (its own connection and tables), or in a shared
+ * database given as `SqlDb` (PostgreSQL: tables from the numbered migrations; the caller closes it).
+ */
 export class SiteStore {
-  private constructor(private readonly db: Db) {}
+  private constructor(
+    private readonly db: SqlDb,
+    private readonly owned: Db | undefined,
+  ) {}
 
-  static async open(path: string): Promise<SiteStore> {
-    const db = await Db.open(path);
-    await db.exec(`
-      PRAGMA busy_timeout = 5000;
-      PRAGMA synchronous = NORMAL;
+  static async open(at: string | SqlDb): Promise<SiteStore> {
+    const owned = typeof at === 'string' ? await Db.open(at) : undefined;
+    const db = owned ?? (at as SqlDb);
+    if (owned) await owned.exec('PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;');
+    // PostgreSQL: the tables come from the numbered migrations (fleet/src/pg/schema.ts).
+    if (db.dialect === 'sqlite')
+      await db.exec(`
       CREATE TABLE IF NOT EXISTS sites (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL,
@@ -48,7 +56,7 @@ export class SiteStore {
         passed INTEGER NOT NULL,
         failed TEXT NOT NULL
       );`);
-    return new SiteStore(db);
+    return new SiteStore(db, owned);
   }
 
   async upsert(s: Site): Promise<void> {
@@ -124,7 +132,7 @@ export class SiteStore {
     }));
   }
 
-  close(): Promise<void> {
-    return this.db.close();
+  async close(): Promise<void> {
+    await this.owned?.close();
   }
 }

@@ -148,9 +148,10 @@ const age = (ms) => (ms < 60_000 ? `${Math.round(ms / 1000)} s` : `${Math.round(
 
 /** Uplink, outbox (per class), lines and config drift, as the gateway last reported them. */
 async function renderHealth(el, id, gw) {
-  const [h, cfg] = await Promise.all([
+  const [h, cfg, fl] = await Promise.all([
     api(`/api/v1/gateways/${id}/health`).catch(() => null),
     api(`/api/v1/gateways/${id}/config`).catch(() => null),
+    api(`/api/v1/gateways/${id}/flows`).catch(() => null),
   ]);
   const row = (k, v, cls = '') => `<tr><th>${esc(k)}</th><td class="${cls}">${esc(v)}</td></tr>`;
   const rows = [row('software', gw.version ?? '?')];
@@ -162,6 +163,7 @@ async function renderHealth(el, id, gw) {
         cfg.drift === 'rejected' ? 'error' : '',
       ),
     );
+  rows.push(row('flows', flowsText(fl), fl?.drift || fl?.reported?.status === 'rejected' ? 'error' : ''));
   if (h?.uplink)
     rows.push(
       row('uplink', `${h.uplink.state}, session ${h.uplink.session}, ${h.uplink.inFlightMessages} in flight`),
@@ -183,4 +185,14 @@ async function renderHealth(el, id, gw) {
     rows.push(row(`line ${l.id}`, `${(l.utilisation * 100).toFixed(1)} % busy`));
   if (gw.missingMessages) rows.push(row('lost messages', String(gw.missingMessages), 'error'));
   el.innerHTML = rows.join('');
+}
+
+/** The gateway's Node-RED flow set: what the fleet assigned, and whether it runs it unmodified. */
+function flowsText(f) {
+  if (!f?.assigned) return 'none assigned';
+  const set = `${f.assigned.name} v${f.assigned.version}`;
+  if (f.drift) return `${set}: local edits (${f.drift.nodes} nodes) not taken in`;
+  if (f.reported?.status === 'rejected')
+    return `${set}: rejected (${f.reported.reason ?? f.reported.code ?? '?'})`;
+  return f.inSync ? `${set}: in sync` : `${set}: deploying`;
 }

@@ -4,9 +4,10 @@
  * (0600) so the operator can create the others.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, writeFileSync, chmodSync } from 'node:fs';
+import { writeFileSync, chmodSync } from 'node:fs';
 import type { Clock } from '../../../common/clock.js';
-import type { Db } from '../../../common/sqlite.js';
+import type { SqlDb } from '../../../common/sqlite.js';
+import { exclusive } from '../pg/sql-db.js';
 import { tokenDigest } from '../provisioning/secret-hash.js';
 import { isRole, type Role } from './roles.js';
 
@@ -24,25 +25,37 @@ interface Row {
   created_at: number;
 }
 
+/**
+ * How long a worker trusts a token it looked up. Several workers share one database: a token
+ * deleted through another worker stops working here within this time. Unknown tokens are not
+ * cached, so a token made through another worker works here at once.
+ */
+export const TOKEN_CACHE_MS = 5_000;
+
 export class ApiTokens {
-  private readonly cache = new Map<string, ApiToken | null>();
+  private readonly cache = new Map<string, { token: ApiToken; at: number }>();
 
   private constructor(
-    private readonly db: Db,
+    private readonly db: SqlDb,
     private readonly clock: Clock,
   ) {}
 
-  static async open(db: Db, clock: Clock): Promise<ApiTokens> {
-    await db.exec(`CREATE TABLE IF NOT EXISTS api_tokens (
+  static async open(db: SqlDb, clock: Clock): Promise<ApiTokens> {
+    if (db.dialect === 'sqlite')
+      await db.exec(`CREATE TABLE IF NOT EXISTS api_tokens (
       digest TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, name TEXT NOT NULL, role TEXT NOT NULL,
       created_at INTEGER NOT NULL)`);
     return new ApiTokens(db, clock);
   }
 
-  async create(name: string, role: Role): Promise<ApiToken & { token: string }> {
+  create(name: string, role: Role): Promise<ApiToken & { token: string }> {
+    return this.insert(name, role, this.db);
+  }
+
+  private async insert(name: string, role: Role, db: SqlDb): Promise<ApiToken & { token: string }> {
     const token = `cgt_${randomBytes(24).toString('base64url')}`;
     const t: ApiToken = { id: randomBytes(6).toString('hex'), name, role, createdAt: this.clock.now() };
-    await this.db.run('INSERT INTO api_tokens VALUES (?,?,?,?,?)', [
+    await db.run('INSERT INTO api_tokens (digest, id, name, role, created_at) VALUES (?,?,?,?,?)', [
       tokenDigest(token),
       t.id,
       name,
@@ -67,23 +80,29 @@ export class ApiTokens {
 
   async lookup(token: string): Promise<ApiToken | undefined> {
     const digest = tokenDigest(token);
+    const now = this.clock.now();
     const hit = this.cache.get(digest);
-    if (hit !== undefined) return hit ?? undefined;
+    if (hit && now - hit.at < TOKEN_CACHE_MS && now >= hit.at) return hit.token;
     const r = await this.db.get<Row>('SELECT id, name, role, created_at FROM api_tokens WHERE digest = ?', [
       digest,
     ]);
     const t =
       r && isRole(r.role) ? { id: r.id, name: r.name, role: r.role, createdAt: r.created_at } : undefined;
     if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(digest, t ?? null);
+    if (t) this.cache.set(digest, { token: t, at: now });
+    else this.cache.delete(digest);
     return t;
   }
 
   /** First start: make an admin token and write it to `file` (0600). Returns it, or undefined if tokens exist. */
   async bootstrap(file: string): Promise<string | undefined> {
-    if ((await this.list()).length > 0 && existsSync(file)) return undefined;
     if ((await this.list()).length > 0) return undefined;
-    const t = await this.create('bootstrap-admin', 'admin');
+    // Workers starting together on one database: one makes it (the others find a token).
+    const t = await exclusive(this.db, 'api-tokens:bootstrap', async (db) => {
+      const n = await db.get<{ n: number }>('SELECT COUNT(*) AS n FROM api_tokens');
+      return Number(n?.n ?? 0) > 0 ? undefined : this.insert('bootstrap-admin', 'admin', db);
+    });
+    if (!t) return undefined;
     writeFileSync(file, t.token + '\n', { mode: 0o600 });
     chmodSync(file, 0o600);
     return t.token;

@@ -10,7 +10,7 @@ import {
   type CommandRequest,
   type CommandResponse,
 } from '../../../common/contract/index.js';
-import type { Db } from '../../../common/sqlite.js';
+import type { SqlDb } from '../../../common/sqlite.js';
 
 export interface CommandRecord {
   tx: string;
@@ -63,17 +63,18 @@ export class CommandService {
   private readonly waiters = new Map<string, (r: CommandRecord) => void>();
 
   private constructor(
-    private readonly db: Db,
+    private readonly db: SqlDb,
     private readonly clock: Clock,
     private readonly send: (gateway: string, req: CommandRequest) => Promise<void>,
   ) {}
 
   static async open(
-    db: Db,
+    db: SqlDb,
     clock: Clock,
     send: (gateway: string, req: CommandRequest) => Promise<void>,
   ): Promise<CommandService> {
-    await db.exec(`CREATE TABLE IF NOT EXISTS commands (
+    if (db.dialect === 'sqlite')
+      await db.exec(`CREATE TABLE IF NOT EXISTS commands (
       tx TEXT PRIMARY KEY, gateway TEXT NOT NULL, name TEXT NOT NULL, args TEXT NOT NULL, by_name TEXT NOT NULL,
       sent_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, status TEXT NOT NULL, result TEXT, answered_at INTEGER);
       CREATE INDEX IF NOT EXISTS commands_gateway ON commands (gateway, sent_at);`);
@@ -99,16 +100,11 @@ export class CommandService {
       ts: now,
       expiresAt: now + o.expiresInMs,
     };
-    await this.db.run('INSERT INTO commands VALUES (?,?,?,?,?,?,?,?,NULL,NULL)', [
-      req.tx,
-      o.gateway,
-      o.name,
-      JSON.stringify(o.args),
-      o.by,
-      now,
-      req.expiresAt!,
-      'pending',
-    ]);
+    await this.db.run(
+      `INSERT INTO commands (tx, gateway, name, args, by_name, sent_at, expires_at, status, result, answered_at)
+       VALUES (?,?,?,?,?,?,?,?,NULL,NULL)`,
+      [req.tx, o.gateway, o.name, JSON.stringify(o.args), o.by, now, req.expiresAt!, 'pending'],
+    );
     const answered = new Promise<CommandRecord>((resolve) => this.waiters.set(req.tx, resolve));
     await this.send(o.gateway, req);
     let expire: (v: undefined) => void = () => undefined;
@@ -120,15 +116,21 @@ export class CommandService {
     return r ?? (await this.get(req.tx))!;
   }
 
+  /**
+   * Record an answer. Several workers share one database and each sees every `cmd/res`: the
+   * conditional UPDATE completes the command once; the worker whose API call is waiting for it
+   * answers from the stored record whichever worker recorded it.
+   */
   async onResponse(res: CommandResponse): Promise<void> {
     const body = res.status === 'ok' ? { result: res.result } : { error: res.error };
     const r = await this.db.run(
       "UPDATE commands SET status = ?, result = ?, answered_at = ? WHERE tx = ? AND gateway = ? AND status = 'pending'",
       [res.status, JSON.stringify(body), this.clock.now(), res.tx, res.gateway],
     );
-    if (r.changes === 0) return;
+    const waiter = this.waiters.get(res.tx);
+    if (r.changes === 0 && !waiter) return;
     const rec = await this.get(res.tx);
-    if (rec) this.waiters.get(res.tx)?.(rec);
+    if (rec && rec.status !== 'pending' && rec.gateway === res.gateway) waiter?.(rec);
   }
 
   async get(tx: string): Promise<CommandRecord | undefined> {

@@ -12,7 +12,7 @@ import type { Clock } from '../../../common/clock.js';
 import { canonicalJson, signConfig } from '../../../common/config-signature.js';
 import { PROTOCOL_VERSION, type ConfigDesired, type ConfigReported } from '../../../common/contract/index.js';
 import { CityGateError, ValidationError } from '../../../common/errors.js';
-import type { Db } from '../../../common/sqlite.js';
+import type { SqlDb } from '../../../common/sqlite.js';
 import type { Profile } from '../../../hardware/src/profile.js';
 import { CONFIG_VERSION, parseGatewayConfig } from '../../../edge/src/config.js';
 import { mergeLayers, scopeKey, type ConfigLayer, type Scope } from './merge.js';
@@ -33,7 +33,7 @@ export class ConfigInvalidError extends CityGateError {
 }
 
 export interface DesiredConfigDeps {
-  db: Db;
+  db: SqlDb;
   clock: Clock;
   signingKeyPem: string;
   profiles: ReadonlyMap<string, Profile>;
@@ -51,8 +51,10 @@ export class DesiredConfigService {
     this.key = createPrivateKey(d.signingKeyPem);
   }
 
+  /** On PostgreSQL the tables come from the numbered migrations (fleet/src/pg/schema.ts). */
   static async open(d: DesiredConfigDeps): Promise<DesiredConfigService> {
-    await d.db.exec(`
+    if (d.db.dialect === 'sqlite')
+      await d.db.exec(`
       CREATE TABLE IF NOT EXISTS config_layers (scope TEXT PRIMARY KEY, doc TEXT NOT NULL, updated_at INTEGER NOT NULL);
       CREATE TABLE IF NOT EXISTS gateway_groups (gateway TEXT PRIMARY KEY, group_id TEXT NOT NULL);
       CREATE TABLE IF NOT EXISTS config_desired (gateway TEXT PRIMARY KEY, version INTEGER NOT NULL,
@@ -168,49 +170,80 @@ export class DesiredConfigService {
     this.validateAll(gateways, await this.merger({ scope, layer }));
     if (layer === null) await this.d.db.run('DELETE FROM config_layers WHERE scope = ?', [scopeKey(scope)]);
     else
-      await this.d.db.run('INSERT OR REPLACE INTO config_layers VALUES (?,?,?)', [
-        scopeKey(scope),
-        JSON.stringify(layer),
-        this.d.clock.now(),
-      ]);
+      await this.d.db.run(
+        `INSERT INTO config_layers (scope, doc, updated_at) VALUES (?,?,?)
+         ON CONFLICT (scope) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at`,
+        [scopeKey(scope), JSON.stringify(layer), this.d.clock.now()],
+      );
     return { published: await this.republish(gateways) };
   }
 
   async setGroup(gateway: string, group: string | null): Promise<{ published: string[] }> {
     this.validateAll([gateway], await this.merger({ gateway, group }));
     if (group === null) await this.d.db.run('DELETE FROM gateway_groups WHERE gateway = ?', [gateway]);
-    else await this.d.db.run('INSERT OR REPLACE INTO gateway_groups VALUES (?,?)', [gateway, group]);
+    else
+      await this.d.db.run(
+        `INSERT INTO gateway_groups (gateway, group_id) VALUES (?,?)
+         ON CONFLICT (gateway) DO UPDATE SET group_id = excluded.group_id`,
+        [gateway, group],
+      );
     return { published: await this.republish([gateway]) };
   }
 
-  /** Sign and publish a new version to each gateway whose merged config changed. */
+  /**
+   * Sign and publish a new version to each gateway whose merged config changed. Version numbers
+   * come from the database: a version is stored only over the version it was computed from
+   * (compare-and-set), so two workers never issue the same version for a gateway; the loser
+   * re-reads and re-merges (and finds nothing to do if the winner's config is already current).
+   */
   async republish(gateways: readonly string[]): Promise<string[]> {
-    const merged = await this.merger();
-    const prev = new Map(
-      (
-        await this.d.db.all<{ gateway: string; version: number; config: string }>(
-          'SELECT gateway, version, config FROM config_desired',
-        )
-      ).map((r) => [r.gateway, r]),
-    );
-    const now = this.d.clock.now();
     const out: ConfigDesired[] = [];
-    const rows: (string | number)[][] = [];
-    for (const gw of gateways) {
-      const config = merged(gw);
-      if (!config) continue;
-      const text = canonicalJson(config);
-      const p = prev.get(gw);
-      if (p && p.config === text) continue;
-      const msg = signConfig(
-        { v: PROTOCOL_VERSION, gateway: gw, version: (p?.version ?? 0) + 1, ts: now, config },
-        this.key,
+    let pending = [...gateways];
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt >= 20)
+        throw new Error(`desired config of ${pending.join(', ')}: too many concurrent changes`);
+      const merged = await this.merger();
+      const prev = new Map(
+        (
+          await this.d.db.all<{ gateway: string; version: number; config: string }>(
+            'SELECT gateway, version, config FROM config_desired',
+          )
+        ).map((r) => [r.gateway, r]),
       );
-      out.push(msg);
-      rows.push([gw, msg.version, msg.ts, text, JSON.stringify(msg)]);
+      const now = this.d.clock.now();
+      const signed: { msg: ConfigDesired; text: string; over: number }[] = [];
+      for (const gw of pending) {
+        const config = merged(gw);
+        if (!config) continue;
+        const text = canonicalJson(config);
+        const p = prev.get(gw);
+        if (p && p.config === text) continue;
+        const msg = signConfig(
+          { v: PROTOCOL_VERSION, gateway: gw, version: (p?.version ?? 0) + 1, ts: now, config },
+          this.key,
+        );
+        signed.push({ msg, text, over: p?.version ?? 0 });
+      }
+      // One transaction, gateways in a fixed order (two workers' transactions never deadlock).
+      signed.sort((a, b) => (a.msg.gateway < b.msg.gateway ? -1 : a.msg.gateway > b.msg.gateway ? 1 : 0));
+      if (signed.length === 0) break;
+      const lost = await this.d.db.transaction(async (db) => {
+        const failed: string[] = [];
+        for (const { msg, text, over } of signed) {
+          const r = await db.run(
+            `INSERT INTO config_desired (gateway, version, ts, config, message) VALUES (?,?,?,?,?)
+             ON CONFLICT (gateway) DO UPDATE SET version = excluded.version, ts = excluded.ts,
+               config = excluded.config, message = excluded.message
+             WHERE config_desired.version = ?`,
+            [msg.gateway, msg.version, msg.ts, text, JSON.stringify(msg), over],
+          );
+          if (r.changes === 0) failed.push(msg.gateway);
+          else out.push(msg);
+        }
+        return failed;
+      });
+      pending = lost;
     }
-    if (rows.length)
-      await this.d.db.transaction((db) => db.insertMany('INSERT OR REPLACE INTO config_desired', 5, rows));
     // Stored first: a gateway that reconnects gets the retained message, and a restart re-sends nothing stale.
     await Promise.all(out.map((msg) => this.d.publish(msg.gateway, msg)));
     return out.map((m) => m.gateway);
@@ -226,13 +259,12 @@ export class DesiredConfigService {
   }
 
   async recordReported(r: ConfigReported, receivedAt: number): Promise<void> {
-    await this.d.db.run('INSERT OR REPLACE INTO config_reported VALUES (?,?,?,?,?)', [
-      r.gateway,
-      r.version,
-      r.status,
-      r.error ?? null,
-      receivedAt,
-    ]);
+    await this.d.db.run(
+      `INSERT INTO config_reported (gateway, version, status, error, ts) VALUES (?,?,?,?,?)
+       ON CONFLICT (gateway) DO UPDATE SET version = excluded.version, status = excluded.status,
+         error = excluded.error, ts = excluded.ts`,
+      [r.gateway, r.version, r.status, r.error ?? null, receivedAt],
+    );
   }
 
   async state(gateway: string): Promise<DesiredState> {

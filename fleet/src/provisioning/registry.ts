@@ -8,7 +8,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { isValidId } from '../../../common/contract/index.js';
 import type { Clock } from '../../../common/clock.js';
 import { CityGateError } from '../../../common/errors.js';
-import type { Db } from '../../../common/sqlite.js';
+import type { SqlDb } from '../../../common/sqlite.js';
 import {
   DEFAULT_SCRYPT,
   hashSecret,
@@ -83,13 +83,15 @@ export class GatewayRegistry {
   private readonly provisionListeners: ((gateway: string) => Promise<void>)[] = [];
 
   private constructor(
-    private readonly db: Db,
+    private readonly db: SqlDb,
     private readonly clock: Clock,
     private readonly cost: ScryptCost,
   ) {}
 
-  static async open(db: Db, clock: Clock, cost: ScryptCost = DEFAULT_SCRYPT): Promise<GatewayRegistry> {
-    await db.exec(`
+  /** On PostgreSQL the tables come from the numbered migrations (fleet/src/pg/schema.ts). */
+  static async open(db: SqlDb, clock: Clock, cost: ScryptCost = DEFAULT_SCRYPT): Promise<GatewayRegistry> {
+    if (db.dialect === 'sqlite')
+      await db.exec(`
       CREATE TABLE IF NOT EXISTS claim_tokens (
         digest TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, group_id TEXT,
         created_at INTEGER NOT NULL, expires_at INTEGER NOT NULL, used_at INTEGER, used_by TEXT);
@@ -118,15 +120,10 @@ export class GatewayRegistry {
       used_at: null,
       used_by: null,
     };
-    await this.db.run('INSERT INTO claim_tokens VALUES (?,?,?,?,?,?,?)', [
-      tokenDigest(token),
-      row.id,
-      row.group_id,
-      row.created_at,
-      row.expires_at,
-      null,
-      null,
-    ]);
+    await this.db.run(
+      'INSERT INTO claim_tokens (digest, id, group_id, created_at, expires_at, used_at, used_by) VALUES (?,?,?,?,?,?,?)',
+      [tokenDigest(token), row.id, row.group_id, row.created_at, row.expires_at, null, null],
+    );
     return { ...claimOf(row), token };
   }
 
@@ -148,30 +145,31 @@ export class GatewayRegistry {
     const secret = newSecret();
     const secretHash = await hashSecret(secret, this.cost);
     const now = this.clock.now();
+    // Once across workers: the token is taken by one conditional UPDATE (a concurrent redeemer
+    // waits for the row, then finds it used), and credentials are written only where none are
+    // active; either refusal rolls the whole exchange back.
     const result = await this.db.transaction(async (db) => {
-      const claim = await db.get<ClaimRow>(
-        'SELECT id, group_id, created_at, expires_at, used_at, used_by FROM claim_tokens WHERE digest = ?',
-        [tokenDigest(token)],
+      const claim = await db.get<{ group_id: string | null }>(
+        `UPDATE claim_tokens SET used_at = ?, used_by = ?
+         WHERE digest = ? AND used_at IS NULL AND expires_at > ? RETURNING group_id`,
+        [now, gateway, tokenDigest(token), now],
       );
-      if (!claim || claim.used_at !== null || claim.expires_at <= now)
+      if (!claim)
         throw new ProvisioningError('claim-invalid', 'claim token unknown, already used or expired', 403);
-      const existing = await db.get<CredRow>('SELECT * FROM gateway_credentials WHERE gateway = ?', [
-        gateway,
-      ]);
-      if (existing && existing.revoked_at === null)
+      const written = await db.run(
+        `INSERT INTO gateway_credentials (gateway, group_id, secret_hash, mosquitto_hash, created_at, revoked_at)
+         VALUES (?,?,?,?,?,NULL)
+         ON CONFLICT (gateway) DO UPDATE SET group_id = excluded.group_id, secret_hash = excluded.secret_hash,
+           mosquitto_hash = excluded.mosquitto_hash, created_at = excluded.created_at, revoked_at = NULL
+         WHERE gateway_credentials.revoked_at IS NOT NULL`,
+        [gateway, claim.group_id, secretHash, mosquittoHash(secret), now],
+      );
+      if (written.changes === 0)
         throw new ProvisioningError(
           'already-provisioned',
           `gateway '${gateway}' already has credentials; revoke them first to re-provision`,
           409,
         );
-      await db.run('UPDATE claim_tokens SET used_at = ?, used_by = ? WHERE id = ?', [now, gateway, claim.id]);
-      await db.run('INSERT OR REPLACE INTO gateway_credentials VALUES (?,?,?,?,?,NULL)', [
-        gateway,
-        claim.group_id,
-        secretHash,
-        mosquittoHash(secret),
-        now,
-      ]);
       this.verified.delete(gateway);
       return { secret, ...(claim.group_id ? { group: claim.group_id } : {}) };
     });
@@ -200,11 +198,19 @@ export class GatewayRegistry {
   }
 
   /** Active gateways with their Mosquitto hashes (for the external broker's password file). */
-  async mosquittoEntries(): Promise<{ gateway: string; hash: string }[]> {
-    const rows = await this.db.all<CredRow>(
+  async mosquittoEntries(db: SqlDb = this.db): Promise<{ gateway: string; hash: string }[]> {
+    const rows = await db.all<CredRow>(
       'SELECT * FROM gateway_credentials WHERE revoked_at IS NULL AND mosquitto_hash IS NOT NULL ORDER BY gateway',
     );
     return rows.map((r) => ({ gateway: r.gateway, hash: r.mosquitto_hash! }));
+  }
+
+  /** Changes whenever a gateway is provisioned or revoked (by any worker sharing the database). */
+  async fingerprint(db: SqlDb = this.db): Promise<string> {
+    const r = await db.get<{ n: number; k: number; c: number | null; r: number | null }>(
+      'SELECT COUNT(*) AS n, COUNT(revoked_at) AS k, MAX(created_at) AS c, MAX(revoked_at) AS r FROM gateway_credentials',
+    );
+    return `${Number(r?.n ?? 0)}/${Number(r?.k ?? 0)}/${r?.c ?? 0}/${r?.r ?? 0}`;
   }
 
   /** Is `secret` the current secret of active gateway `gateway`? */

@@ -192,6 +192,7 @@ describe('fleet dashboard in a real browser', () => {
     expect(health).toMatch(/outbox alarm\d+ rows/);
     expect(health).toMatch(/outbox telemetry\d+ rows/);
     expect(health).toContain('configunmanaged');
+    expect(health).toContain('flowsnone assigned');
     expect(health).toMatch(/line eth0\d+\.\d % busy/);
     await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: join(SHOTS, 'gateway.png') });
