@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import '../common/threadpool.js'; // first: sizes libuv's pool before anything uses it
 import { CityGateError, ValidationError } from '../common/errors.js';
 import { packageVersion } from '../common/package-root.js';
 import { helpText, parse, UsageError, type Command } from './args.js';

@@ -95,3 +95,19 @@ export class Db implements SqlDb {
     return new Promise((resolve, reject) => this.db.close((err) => (err ? reject(err) : resolve())));
   }
 }
+
+/**
+ * A module's database: a SQLite file path (its own connection, with `pragmas`, tables from
+ * `sqliteSchema`) or a shared database (PostgreSQL: tables from the numbered migrations; the caller
+ * owns and closes it). `owned` is the connection to close, if the module opened one.
+ */
+export async function openModuleDb(
+  at: string | SqlDb,
+  o: { pragmas: string; sqliteSchema: string },
+): Promise<{ db: SqlDb; owned: Db | undefined }> {
+  const owned = typeof at === 'string' ? await Db.open(at) : undefined;
+  const db = owned ?? (at as SqlDb);
+  if (owned) await owned.exec(o.pragmas);
+  if (db.dialect === 'sqlite') await db.exec(o.sqliteSchema);
+  return { db, owned };
+}

@@ -1,5 +1,5 @@
 import type { AlarmRecord } from '../../common/contract/index.js';
-import { Db, type SqlDb } from '../../common/sqlite.js';
+import { openModuleDb, type Db, type SqlDb } from '../../common/sqlite.js';
 
 /** One alarm of one gateway as the fleet sees it now: raised or cleared, acknowledged or not. */
 export interface AlarmView {
@@ -29,14 +29,12 @@ export class AlarmBoard {
 
   /** `fleet.db`'s path (own connection), or a shared database (PostgreSQL; the caller closes it). */
   static async open(at: string | SqlDb): Promise<AlarmBoard> {
-    const owned = typeof at === 'string' ? await Db.open(at) : undefined;
-    const db = owned ?? (at as SqlDb);
     // Derived from the alarms stored durably by ingest: losing the last commits on power loss is
     // acceptable here, an fsync per alarm competing with ingest for the write lock is not.
-    if (owned) await owned.exec('PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;');
     // PostgreSQL: the tables come from the numbered migrations (fleet/src/pg/schema.ts).
-    if (db.dialect === 'sqlite')
-      await db.exec(`
+    const { db, owned } = await openModuleDb(at, {
+      pragmas: 'PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;',
+      sqliteSchema: `
       CREATE TABLE IF NOT EXISTS alarm_board (
         gateway TEXT NOT NULL,
         key TEXT NOT NULL,
@@ -52,7 +50,8 @@ export class AlarmBoard {
         ack_note TEXT,
         updated_ts INTEGER NOT NULL,
         PRIMARY KEY (gateway, key)
-      );`);
+      );`,
+    });
     return new AlarmBoard(db, owned);
   }
 

@@ -12,9 +12,9 @@ import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { IngestHandler, startIngest, type Ingest } from './ingest.js';
 import { AlarmBoard } from './alarms.js';
 import { listDirectory } from './directory.js';
-import { loadOrCreateSigningKey } from './admin.js';
 import { startFlowSets, type FlowSets } from './flows/service.js';
 import { gatewayNodeTypes } from './flows/node-types.js';
+import { flowSigningKey } from './flows/signing-key.js';
 import { startRollouts, type Rollouts } from './rollouts.js';
 import { SiteStore } from './sites.js';
 import { SqliteFleetStore, type FleetStore } from './store.js';
@@ -227,9 +227,10 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
           leaseMs: opts.share.leaseMs ?? 10_000,
         })
       : await startRollouts(rolloutOpts);
+  // Flow sets too are shared by workers (PostgreSQL), signed with the shared config key.
   const flows = await startFlowSets({
-    dbPath: join(dataDir, 'fleet.db'),
-    signingKey: loadOrCreateSigningKey(join(dataDir, 'keys')),
+    db: sharedDb ?? join(dataDir, 'fleet.db'),
+    signingKey: await flowSigningKey(dataDir, sharedDb, clock.now()),
     knownTypes: gatewayNodeTypes(),
     mqtt: {
       url: ingestOpts.url,

@@ -1,4 +1,4 @@
-import { Db, type SqlDb } from '../../common/sqlite.js';
+import { openModuleDb, type Db, type SqlDb } from '../../common/sqlite.js';
 
 /** Where a gateway's cabinet stands: named and placed on the map by a fleet admin (or the demo). */
 export interface Site {
@@ -31,12 +31,10 @@ export class SiteStore {
   ) {}
 
   static async open(at: string | SqlDb): Promise<SiteStore> {
-    const owned = typeof at === 'string' ? await Db.open(at) : undefined;
-    const db = owned ?? (at as SqlDb);
-    if (owned) await owned.exec('PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;');
     // PostgreSQL: the tables come from the numbered migrations (fleet/src/pg/schema.ts).
-    if (db.dialect === 'sqlite')
-      await db.exec(`
+    const { db, owned } = await openModuleDb(at, {
+      pragmas: 'PRAGMA busy_timeout = 5000; PRAGMA synchronous = NORMAL;',
+      sqliteSchema: `
       CREATE TABLE IF NOT EXISTS sites (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL,
@@ -55,7 +53,8 @@ export class SiteStore {
         by TEXT NOT NULL,
         passed INTEGER NOT NULL,
         failed TEXT NOT NULL
-      );`);
+      );`,
+    });
     return new SiteStore(db, owned);
   }
 

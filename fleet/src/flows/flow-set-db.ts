@@ -1,10 +1,12 @@
 /**
- * Flow sets in the fleet's SQLite file (`fleet.db`, own connection, like the alarm board): every
- * signed version as it was sent, which version each gateway should run, and each gateway's last
- * report. Versions are primary data (synchronous=FULL, the default); they survive a restart.
+ * Flow sets: every signed version as it was sent, which version each gateway should run, and each
+ * gateway's last report. In the fleet's SQLite file (`fleet.db`, own connection, like the alarm
+ * board; versions are primary data, so synchronous=FULL, the default) or in the PostgreSQL that
+ * several workers share (tables from migration 5, fleet/src/pg/schema.ts).
  */
 import type { FlowSet } from '../../../common/flow-set.js';
-import { Db } from '../../../common/sqlite.js';
+import { openModuleDb, type Db, type SqlDb } from '../../../common/sqlite.js';
+import { exclusive } from '../pg/sql-db.js';
 import type { FlowSetReport } from './flow-sets.js';
 
 export interface FlowSetVersionInfo {
@@ -29,12 +31,20 @@ export interface StoredFlowReport extends FlowSetReport {
 }
 
 export class FlowSetDb {
-  private constructor(private readonly db: Db) {}
+  /** This instance's locked sections, one after another (see `inTurn`). */
+  private turn: Promise<unknown> = Promise.resolve();
 
-  static async open(path: string): Promise<FlowSetDb> {
-    const db = await Db.open(path);
-    await db.exec(`
-      PRAGMA busy_timeout = 5000;
+  private constructor(
+    private readonly db: SqlDb,
+    private readonly owned: Db | undefined,
+  ) {}
+
+  /** `fleet.db`'s path (own connection), or a shared database (PostgreSQL; the caller closes it). */
+  static async open(at: string | SqlDb): Promise<FlowSetDb> {
+    // PostgreSQL: the tables come from the numbered migrations (fleet/src/pg/schema.ts, step 5).
+    const { db, owned } = await openModuleDb(at, {
+      pragmas: 'PRAGMA busy_timeout = 5000;',
+      sqliteSchema: `
       CREATE TABLE IF NOT EXISTS flow_sets (
         name TEXT NOT NULL, version INTEGER NOT NULL, created_at TEXT NOT NULL, flows_hash TEXT NOT NULL,
         nodes INTEGER NOT NULL, source TEXT NOT NULL, body TEXT NOT NULL,
@@ -45,13 +55,40 @@ export class FlowSetDb {
       );
       CREATE TABLE IF NOT EXISTS flow_reports (
         gateway TEXT PRIMARY KEY, body TEXT NOT NULL, received_at INTEGER NOT NULL
-      );`);
-    return new FlowSetDb(db);
+      );`,
+    });
+    return new FlowSetDb(db, owned);
+  }
+
+  /**
+   * Run `fn` while no other caller (another worker on PostgreSQL: an advisory lock; on SQLite: this
+   * process) changes or re-sends assignments, so what the broker retains last is what is stored.
+   */
+  assigning<T>(fn: (db: FlowSetDb) => Promise<T>): Promise<T> {
+    return this.inTurn(() => exclusive(this.db, 'flow-assignments', (tx) => fn(new FlowSetDb(tx, undefined))));
+  }
+
+  /**
+   * Queue locked sections here first: a waiter for a PostgreSQL advisory lock holds a pooled
+   * connection (shared with ingest), so at most one per worker may wait.
+   */
+  private inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.turn.then(fn);
+    this.turn = next.catch(() => undefined);
+    return next;
   }
 
   /** Store the next version of `name`, built by `make(version)`, in one transaction (no two get one number). */
   insertNext(name: string, source: string, make: (version: number) => FlowSet): Promise<FlowSet> {
+    return this.inTurn(() => this.insert(name, source, make));
+  }
+
+  private insert(name: string, source: string, make: (version: number) => FlowSet): Promise<FlowSet> {
     return this.db.transaction(async (db) => {
+      // Several workers: each takes the next number in turn (without the lock two read the same
+      // MAX and one insert fails on the primary key). Released at commit.
+      if (db.dialect === 'postgres')
+        await db.run("SELECT pg_advisory_xact_lock(hashtext('flow-set:' || CAST(? AS TEXT)))", [name]);
       const r = await db.get<{ v: number | null }>('SELECT MAX(version) AS v FROM flow_sets WHERE name = ?', [
         name,
       ]);
@@ -117,13 +154,14 @@ export class FlowSetDb {
 
   async reports(gateway?: string): Promise<StoredFlowReport[]> {
     const rows = await this.db.all<{ body: string; received_at: number }>(
-      'SELECT body, received_at FROM flow_reports WHERE (? IS NULL OR gateway = ?) ORDER BY gateway',
+      'SELECT body, received_at FROM flow_reports WHERE (CAST(? AS TEXT) IS NULL OR gateway = ?) ORDER BY gateway',
       [gateway ?? null, gateway ?? null],
     );
     return rows.map((x) => ({ ...(JSON.parse(x.body) as FlowSetReport), receivedAt: x.received_at }));
   }
 
-  close(): Promise<void> {
-    return this.db.close();
+  /** Closes the connection it opened; a shared database is the caller's. */
+  async close(): Promise<void> {
+    await this.owned?.close();
   }
 }

@@ -2,6 +2,8 @@
  * Fleet-managed flow sets: publish (check, version, sign with the fleet's config key), deploy to
  * gateways (a retained, QoS 1 `flows/desired` on each gateway's namespace), record what gateways
  * report on `flows/reported` (fed from ingest), and take a gateway's local edits in as a new version.
+ * Several fleet workers may share one PostgreSQL: versions, assignments and reports are read from it,
+ * and assignments are changed and sent under one lock, so the broker retains what is stored last.
  */
 import mqtt, { type MqttClient } from 'mqtt';
 import type { Clock } from '../../../common/clock.js';
@@ -15,6 +17,7 @@ import {
 import { errorMessage } from '../../../common/errors.js';
 import { ed25519Signer, unknownNodeTypes, type FlowSet } from '../../../common/flow-set.js';
 import type { Logger } from '../../../common/log.js';
+import type { SqlDb } from '../../../common/sqlite.js';
 import { FlowSetDb, type FlowSetVersionInfo, type StoredFlowReport } from './flow-set-db.js';
 import { buildFlowSet, FlowSetError, type FlowSetReport } from './flow-sets.js';
 
@@ -52,7 +55,8 @@ export interface FlowSets {
 }
 
 export interface FlowSetsOptions {
-  dbPath: string;
+  /** `fleet.db`'s path, or the PostgreSQL that several workers share (the caller closes it). */
+  db: string | SqlDb;
   signingKey: { privateKeyPem: string; publicKeyPem: string };
   knownTypes: ReadonlySet<string>;
   mqtt: { url: string; clientId: string; username?: string; password?: string };
@@ -63,7 +67,7 @@ export interface FlowSetsOptions {
 }
 
 export async function startFlowSets(opts: FlowSetsOptions): Promise<FlowSets> {
-  const db = await FlowSetDb.open(opts.dbPath);
+  const db = await FlowSetDb.open(opts.db);
   const signer = ed25519Signer(opts.signingKey.privateKeyPem);
   const client: MqttClient = await mqtt.connectAsync(opts.mqtt.url, {
     clientId: opts.mqtt.clientId,
@@ -119,18 +123,34 @@ export async function startFlowSets(opts: FlowSetsOptions): Promise<FlowSets> {
         `flow set ${set.name} v${set.version}: unknown node types: ${unknown.join(', ')}`,
       );
     const gateways = await resolve(target);
-    await db.assign(gateways, set.name, set.version, opts.clock.now());
-    for (const g of gateways) await send(g, set);
+    // Store and send under the lock: two deploys (or a deploy and another worker's start-up
+    // re-send) to one gateway cannot leave an older set retained than the one assigned.
+    // A send that fails does not undo the assignment (the next start re-sends it); the call fails.
+    const sent = await db.assigning(async (tx) => {
+      await tx.assign(gateways, set.name, set.version, opts.clock.now());
+      return Promise.allSettled(gateways.map((g) => send(g, set)));
+    });
+    const failed = sent.find((r) => r.status === 'rejected');
+    if (failed) throw failed.reason;
     opts.log.info(`flow set ${set.name} v${set.version} sent to ${gateways.join(', ')}`);
     return { name: set.name, version: set.version, gateways };
   };
 
   // The broker may have lost its retained messages (embedded aedes keeps them in memory): say again
-  // what every assigned gateway should run. A gateway already running it changes nothing.
-  for (const a of await db.assignments()) {
-    const set = await db.get(a.name, a.version);
-    if (set) await send(a.gateway, set);
-  }
+  // what every assigned gateway should run. A gateway already running it changes nothing (it
+  // answers at most one report), so every worker may do it; the lock keeps a deploy made meanwhile
+  // through another worker from being overwritten by an older assignment read before it.
+  await db.assigning(async (tx) => {
+    const sets = new Map<string, FlowSet | undefined>();
+    const sends: Promise<void>[] = [];
+    for (const a of await tx.assignments()) {
+      const key = `${a.name} v${a.version}`;
+      if (!sets.has(key)) sets.set(key, await tx.get(a.name, a.version));
+      const set = sets.get(key);
+      if (set) sends.push(send(a.gateway, set));
+    }
+    await Promise.all(sends);
+  });
 
   return {
     publicKeyPem: opts.signingKey.publicKeyPem,

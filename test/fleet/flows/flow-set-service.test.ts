@@ -1,193 +1,178 @@
 /**
- * The fleet's flow-set service on its own: a real aedes broker on loopback, fleet.db on disk, a
- * fake clock. Versioning under concurrency, what goes on the wire, target resolution, reports,
- * drift taken in, and what survives a restart.
+ * Flow sets on both engines: the service suite (flow-set-suite.ts) on fleet.db and on a real
+ * PostgreSQL, then two "workers" (two pools) on one PostgreSQL: concurrent publishes get distinct
+ * consecutive versions, a set published by one is served by the other, and concurrent deploys and a
+ * start-up re-send leave the broker retaining exactly the stored assignment.
  */
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { createServer, type Server } from 'node:net';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeClock } from '../../../common/clock.js';
 import { generateConfigKey } from '../../../common/config-signature.js';
-import { decode, type FlowsDesired, type FlowsReported } from '../../../common/contract/index.js';
-import {
-  ed25519Verifier,
-  flowsHash,
-  verifyFlowSet,
-  type FlowNodeJson,
-  type FlowSet,
-} from '../../../common/flow-set.js';
+import type { FlowsDesired } from '../../../common/contract/index.js';
+import { ed25519Signer } from '../../../common/flow-set.js';
 import { createLogger } from '../../../common/log.js';
-import { startFlowSets, type FlowSets, type FlowSetsOptions } from '../../../fleet/src/flows/service.js';
+import { FlowSetDb } from '../../../fleet/src/flows/flow-set-db.js';
+import { buildFlowSet } from '../../../fleet/src/flows/flow-sets.js';
+import { startFlowSets, type FlowSets } from '../../../fleet/src/flows/service.js';
+import { flowSigningKey } from '../../../fleet/src/flows/signing-key.js';
+import { PgSqlDb } from '../../../fleet/src/pg/sql-db.js';
+import { PgFleetStore } from '../../../fleet/src/pg/store.js';
 import { tempDir, waitFor } from '../../helpers.js';
+import { startPostgres, type PostgresCluster } from '../../helpers/postgres.js';
+import { flows, flowSetServiceSuite } from './flow-set-suite.js';
 
-const flows = (payload: string, extra: FlowNodeJson[] = []): FlowNodeJson[] => [
-  { id: 't1', type: 'tab' },
-  { id: 'i1', type: 'inject', z: 't1', payload, wires: [['d1']] },
-  { id: 'd1', type: 'debug', z: 't1', wires: [] },
-  ...extra,
-];
-const envelope = { v: 1 as const, epoch: '0123456789abcdef', session: 1, seq: 1, sentAt: 1 };
+let cluster: PostgresCluster;
+let n = 0;
+beforeAll(async () => {
+  cluster = await startPostgres();
+}, 60_000);
+afterAll(async () => {
+  await cluster?.stop();
+});
 
-describe('fleet flow-set service', () => {
+/** Two workers' pools on one fresh database (the tables come from the numbered migrations). */
+async function twoPools(): Promise<{ a: PgSqlDb; b: PgSqlDb; close(): Promise<void> }> {
+  const url = await cluster.createDatabase(`flows_${++n}`);
+  const [sa, sb] = await Promise.all([PgFleetStore.open(url, Date.now()), PgFleetStore.open(url, Date.now())]);
+  return {
+    a: new PgSqlDb(sa.pool),
+    b: new PgSqlDb(sb.pool),
+    close: async () => void (await Promise.all([sa.close(), sb.close()])),
+  };
+}
+
+flowSetServiceSuite('SQLite', () => {
   const dir = tempDir('citygate-flowsvc-');
+  return Promise.resolve({ db: join(dir.path, 'fleet.db'), close: () => Promise.resolve(dir.cleanup()) });
+});
+
+flowSetServiceSuite('PostgreSQL', async () => {
+  const url = await cluster.createDatabase(`flows_${++n}`);
+  const store = await PgFleetStore.open(url, Date.now());
+  return { db: new PgSqlDb(store.pool), close: () => store.close() };
+});
+
+describe('flow sets shared by two workers on one PostgreSQL', () => {
   const clock = new FakeClock(Date.UTC(2026, 5, 1));
   const key = generateConfigKey();
-  const known = new Set(['tab', 'inject', 'debug', 'function']);
-  const gateways = [
-    { id: 'gw-1', zone: 'old-quarter', group: 'lights' },
-    { id: 'gw-2', zone: 'old-quarter' },
-    { id: 'gw-3', zone: 'west-lake', group: 'lights' },
-  ];
+  const known = new Set(['tab', 'inject', 'debug']);
+  const gateways = [{ id: 'gw-1' }, { id: 'gw-2' }];
+  let pools: Awaited<ReturnType<typeof twoPools>>;
   let broker: Aedes;
   let server: Server;
-  let url: string;
-  let svc: FlowSets;
-  const received: { topic: string; retain: boolean; msg: FlowsDesired }[] = [];
-  let observer: mqtt.MqttClient;
-  const options = (over: Partial<FlowSetsOptions> = {}): FlowSetsOptions => ({
-    dbPath: join(dir.path, 'fleet.db'),
-    signingKey: key,
-    knownTypes: known,
-    mqtt: { url, clientId: `fleet-flows-${received.length}` },
-    directory: () => Promise.resolve(gateways),
-    clock,
-    log: createLogger({ level: 'silent' }),
-    ...over,
-  });
+  let url = '';
+  const services: FlowSets[] = [];
+  let slowA = false;
+  const start = (db: PgSqlDb, id: string) =>
+    startFlowSets({
+      db,
+      signingKey: key,
+      knownTypes: known,
+      mqtt: { url, clientId: `fleet-flows-${id}` },
+      directory: () => Promise.resolve(gateways),
+      clock,
+      log: createLogger({ level: 'silent' }),
+    }).then((s) => (services.push(s), s));
+  /** What a gateway that connects now is told: the broker's retained flows/desired. */
+  const retained = async (gw: string): Promise<FlowsDesired> => {
+    const c = await mqtt.connectAsync(url, { clientId: `late-${gw}-${++n}`, reconnectPeriod: 0 });
+    try {
+      const got = new Promise<Buffer>((r) => c.on('message', (_t, p) => r(p)));
+      await c.subscribeAsync(`citygate/v1/${gw}/flows/desired`, { qos: 1 });
+      return JSON.parse((await got).toString()) as FlowsDesired;
+    } finally {
+      await c.endAsync();
+    }
+  };
 
   beforeAll(async () => {
+    pools = await twoPools();
     broker = await Aedes.createBroker();
+    // A slow broker for worker A's flows/desired when a test asks for it (the race below).
+    broker.authorizePublish = (client, packet, done) =>
+      slowA && client?.id === 'fleet-flows-a' ? setTimeout(() => done(null), 300) : done(null);
     server = createServer(broker.handle);
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     url = `mqtt://127.0.0.1:${(server.address() as { port: number }).port}`;
-    observer = await mqtt.connectAsync(url, { clientId: 'observer', reconnectPeriod: 0 });
-    observer.on('message', (topic, payload, packet) => {
-      const gw = topic.split('/')[2]!;
-      const d = decode('flows/desired', gw, payload);
-      if (!d.ok) throw new Error(d.error);
-      received.push({ topic, retain: packet.retain, msg: d.value });
-    });
-    await observer.subscribeAsync('citygate/v1/+/flows/desired', { qos: 1 });
-    svc = await startFlowSets(options());
   });
   afterAll(async () => {
-    await svc?.stop();
-    await observer?.endAsync();
+    for (const s of services) await s.stop().catch(() => undefined);
     await new Promise<void>((r) => server.close(() => r()));
     await new Promise<void>((r) => broker.close(() => r()));
-    dir.cleanup();
+    await pools?.close();
   });
 
-  it('versions a set once per publish, also when publishes race, and names what it refuses', async () => {
-    const sets = await Promise.all([1, 2, 3, 4].map((n) => svc.publish('race', flows(String(n)))));
-    expect(sets.map((s) => s.version).sort()).toEqual([1, 2, 3, 4]);
-    expect((await svc.versions()).filter((v) => v.name === 'race').map((v) => v.version)).toEqual([1, 2, 3, 4]);
-    await expect(svc.publish('race', flows('x', [{ id: 'u1', type: 'udp out', z: 't1' }]))).rejects.toMatchObject({
-      code: 'flow-set-unknown-types',
-      message: 'unknown node types: udp out',
-    });
-    await expect(svc.publish('Bad Name', flows('x'))).rejects.toMatchObject({ code: 'flow-set-invalid' });
-    await expect(svc.publish('race', [{ id: 'x'.repeat(200), type: 'inject' }])).rejects.toMatchObject({
-      code: 'flow-set-invalid',
-      message: 'flows[0]: id and type must be 1 to 128 characters',
-    });
-    await expect(svc.get('race', 9)).rejects.toMatchObject({ code: 'not-found' });
+  it('10 publishes at once through two FlowSetDb instances get versions 1…10, each stored once', async () => {
+    const [da, db] = await Promise.all([FlowSetDb.open(pools.a), FlowSetDb.open(pools.b)]);
+    const signer = ed25519Signer(key.privateKeyPem);
+    const sets = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        (i % 2 ? db : da).insertNext('race', 'api', (v) =>
+          buildFlowSet('race', v, flows(String(i)), known, signer, clock.now()),
+        ),
+      ),
+    );
+    const expected = Array.from({ length: 10 }, (_, i) => i + 1);
+    expect(sets.map((s) => s.version).sort((x, y) => x - y)).toEqual(expected);
+    // Each version holds the flows of the publish that got it, seen alike by both.
+    for (const s of sets) expect((await db.get('race', s.version))?.flowsHash).toBe(s.flowsHash);
+    expect((await da.list()).map((v) => v.version)).toEqual(expected);
+    // Shared connections: closing a FlowSetDb leaves the pool to its owner.
+    await Promise.all([da.close(), db.close()]);
+    expect((await pools.a.get<{ n: number }>('SELECT 1 AS n'))?.n).toBe(1);
   });
 
-  it('sends a signed, retained flows/desired to each gateway of a zone or group', async () => {
-    const set = await svc.publish('lighting', flows('35'));
-    expect(await svc.deploy({ zone: 'old-quarter' }, 'lighting')).toEqual({
-      name: 'lighting',
-      version: 1,
-      gateways: ['gw-1', 'gw-2'],
-    });
-    await waitFor('two flows/desired', () => received.length === 2);
-    expect(received.map((r) => [r.topic, r.retain])).toEqual([
-      ['citygate/v1/gw-1/flows/desired', false], // live delivery to a subscriber carries no retain flag
-      ['citygate/v1/gw-2/flows/desired', false],
+  it('a set published on A is served by B; concurrent deploys and a start leave the stored one retained', async () => {
+    const a = await start(pools.a, 'a');
+    const b = await start(pools.b, 'b');
+    const v1 = await a.publish('lighting', flows('35'));
+    expect(await b.get('lighting', 1)).toEqual(v1);
+    expect((await b.versions()).find((v) => v.name === 'lighting')).toMatchObject({ version: 1, source: 'api' });
+    for (let i = 2; i <= 4; i++) await (i % 2 ? a : b).publish('lighting', flows(String(i)));
+
+    // Deploys of different versions through both workers at once, while a third starts (re-sending).
+    const [c] = await Promise.all([
+      start(pools.a, 'c'),
+      ...[1, 2, 3, 4, 3, 2].map((v, i) => (i % 2 ? a : b).deploy({ gateway: 'gw-1' }, 'lighting', v)),
     ]);
-    const sent = received[0]!.msg.set as FlowSet;
-    expect(sent).toEqual(set);
-    expect(() => verifyFlowSet(sent, ed25519Verifier(key.publicKeyPem))).not.toThrow();
-    expect(sent.flowsHash).toBe(flowsHash(flows('35')));
-
-    expect((await svc.deploy({ group: 'lights' }, 'lighting', 1)).gateways).toEqual(['gw-1', 'gw-3']);
-    await expect(svc.deploy({ gateways: ['gw-1', 'gw-9'] }, 'lighting')).rejects.toMatchObject({
-      code: 'unknown-gateway',
-      message: 'no gateway gw-9 is known to this fleet',
-    });
-    await expect(svc.deploy({ group: 'pumps' }, 'lighting')).rejects.toMatchObject({ code: 'not-found' });
-    // A late subscriber (a gateway that reconnects) gets the set from the broker's retained message.
-    const late = await mqtt.connectAsync(url, { clientId: 'late', reconnectPeriod: 0 });
-    const got = new Promise<Buffer>((r) => late.on('message', (_t, p) => r(p)));
-    await late.subscribeAsync('citygate/v1/gw-3/flows/desired', { qos: 1 });
-    expect((JSON.parse((await got).toString()) as FlowsDesired).set.version).toBe(1);
-    await late.endAsync();
+    const [assigned] = await c!.status('gw-1');
+    const told = await retained('gw-1');
+    expect(told.set.version).toBe(assigned!.assigned!.version);
+    expect(told.set).toEqual(await a.get('lighting', assigned!.assigned!.version));
   });
 
-  it('tracks reports per gateway, shows drift and takes it in as the next version', async () => {
-    const v1 = await svc.get('lighting', 1);
-    const applied: FlowsReported = {
-      ...envelope,
-      gateway: 'gw-1',
-      name: 'lighting',
-      version: 1,
-      status: 'applied',
-      expectedHash: v1.flowsHash,
-      actualHash: v1.flowsHash,
-    };
-    await svc.report('gw-1', applied);
-    expect((await svc.status('gw-1'))[0]).toMatchObject({ assigned: { version: 1 }, inSync: true });
-    expect((await svc.status('gw-2'))[0]).toMatchObject({ assigned: { version: 1 }, inSync: false });
-    await expect(svc.takeIn('gw-1')).rejects.toMatchObject({ code: 'no-drift' });
-
-    const edited = flows('60');
-    await svc.report('gw-1', { ...applied, status: 'drift', actualHash: flowsHash(edited), flows: edited });
-    const drifted = (await svc.status('gw-1'))[0]!;
-    expect(drifted).toMatchObject({ inSync: false, drift: { nodes: 3, actualHash: flowsHash(edited) } });
-    expect(drifted.reported).not.toHaveProperty('flows');
-
-    const before = received.length;
-    const v2 = await svc.takeIn('gw-1');
-    expect(v2).toMatchObject({ name: 'lighting', version: 2, flowsHash: flowsHash(edited) });
-    expect((await svc.versions()).find((v) => v.name === 'lighting' && v.version === 2)?.source).toBe('drift:gw-1');
-    await waitFor('v2 sent to gw-1', () => received.length === before + 1);
-    expect(received.at(-1)!.topic).toBe('citygate/v1/gw-1/flows/desired');
-    expect((await svc.status('gw-1'))[0]).toMatchObject({ assigned: { version: 2 }, inSync: false });
+  it('a deploy through B waits for A\'s deploy to be sent, so the broker never retains an older assignment', async () => {
+    const [a, b] = services;
+    slowA = true;
+    try {
+      const first = a!.deploy({ gateway: 'gw-2' }, 'lighting', 2);
+      // B deploys as soon as A's assignment is visible (with the lock: once A's set is at the broker).
+      await waitFor('A assigned v2', async () => (await b!.status('gw-2'))[0]?.assigned?.version === 2, 10_000);
+      await b!.deploy({ gateway: 'gw-2' }, 'lighting', 3);
+      await first;
+    } finally {
+      slowA = false;
+    }
+    expect((await a!.status('gw-2'))[0]?.assigned?.version).toBe(3);
+    expect((await retained('gw-2')).set.version).toBe(3);
   });
 
-  it('keeps versions, assignments and reports across a restart, and re-checks types before deploy', async () => {
-    await svc.stop();
-    const sentBefore = received.length;
-    // A release whose palette no longer has `function`: a stored version using it cannot be deployed.
-    const withFunction = await (async () => {
-      const s = await startFlowSets(options({ knownTypes: known }));
-      const set = await s.publish('legacy', flows('1', [{ id: 'f1', type: 'function', z: 't1', wires: [] }]));
-      await s.stop();
-      return set;
-    })();
-    await waitFor('the interim start re-sent 3 assignments', () => received.length >= sentBefore + 3);
-    const before = received.length;
-    svc = await startFlowSets(options({ knownTypes: new Set(['tab', 'inject', 'debug']) }));
-    // On start the service re-sends every assignment (the broker may have lost retained messages).
-    await waitFor('assignments re-sent', () => received.length >= before + 3);
-    expect(
-      received
-        .slice(before)
-        .map((r) => `${r.msg.gateway}:${r.msg.set.version}`)
-        .sort(),
-    ).toEqual(['gw-1:2', 'gw-2:1', 'gw-3:1']);
-    expect((await svc.versions()).filter((v) => v.name === 'lighting').map((v) => v.version)).toEqual([1, 2]);
-    expect((await svc.status()).map((s) => [s.gateway, s.assigned?.version, s.reported?.status])).toEqual([
-      ['gw-1', 2, 'drift'],
-      ['gw-2', 1, undefined],
-      ['gw-3', 1, undefined],
-    ]);
-    await expect(svc.deploy({ gateway: 'gw-2' }, 'legacy', withFunction.version)).rejects.toMatchObject({
-      code: 'flow-set-unknown-types',
-      message: 'flow set legacy v1: unknown node types: function',
-    });
+  it('workers starting together on one database sign with one key (also with open security)', async () => {
+    const dir = tempDir('citygate-flowkey-');
+    try {
+      const [ka, kb] = await Promise.all(
+        ['wa', 'wb'].map((w, i) => flowSigningKey(join(dir.path, w), i ? pools.b : pools.a, clock.now())),
+      );
+      expect(kb!.publicKeyPem).toBe(ka!.publicKeyPem);
+      expect(statSync(join(dir.path, 'wb', 'keys', 'config-signing.key')).mode & 0o777).toBe(0o600);
+      // A worker started later takes the stored key rather than making its own.
+      expect((await flowSigningKey(join(dir.path, 'wc'), pools.b, clock.now())).privateKeyPem).toBe(ka!.privateKeyPem);
+    } finally {
+      dir.cleanup();
+    }
   });
 });

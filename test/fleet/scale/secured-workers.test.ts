@@ -1,7 +1,7 @@
 /**
  * Two secured fleet workers (security enforced, `share`) on one PostgreSQL and one real Mosquitto
  * that authenticates gateways from the password/ACL files the workers write: API tokens, claim
- * tokens, provisioning, telemetry, alarms and commands work whichever worker is asked.
+ * tokens, provisioning, telemetry, alarms, commands and flow sets work whichever worker is asked.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -15,6 +15,7 @@ import {
   topics,
   type CommandResponse,
 } from '../../../common/contract/index.js';
+import { ed25519Verifier, verifyFlowSet, type FlowSet } from '../../../common/flow-set.js';
 import { memoryLogger } from '../../../common/log.js';
 import { mqttOptions, provision } from '../../../edge/src/provision.js';
 import { startFleet, type Fleet } from '../../../fleet/src/main.js';
@@ -107,6 +108,23 @@ describe('two secured workers sharing PostgreSQL and Mosquitto', () => {
     expect((await api(b, op, 'GET', '/api/v1/alarms')).status).toBe(200);
     expect((await api(b, op, 'GET', '/api/v1/tokens')).status).toBe(403); // operator, not admin
     expect((await api(b, 'cgt_not-a-token', 'GET', '/api/v1/alarms')).status).toBe(401);
+  });
+
+  it('a flow set published on A is listed on B and signed with the shared config key', async () => {
+    const flows = [
+      { id: 't1', type: 'tab' },
+      { id: 'i1', type: 'inject', z: 't1', wires: [] },
+    ];
+    expect((await api(a, admin, 'POST', '/api/v1/flow-sets/street-lights', { flows })).status).toBe(201);
+    const listed = await api(b, admin, 'GET', '/api/v1/flow-sets');
+    expect(listed.body.flowSets).toEqual([
+      { name: 'street-lights', versions: [expect.objectContaining({ version: 1, nodes: 2 })] },
+    ]);
+    const set = (await api(b, admin, 'GET', '/api/v1/flow-sets/street-lights/versions/1'))
+      .body as unknown as FlowSet;
+    expect(a.flows.publicKeyPem).toBe(a.admin!.configPublicKey);
+    expect(b.flows.publicKeyPem).toBe(a.admin!.configPublicKey);
+    expect(() => verifyFlowSet(set, ed25519Verifier(b.admin!.configPublicKey))).not.toThrow();
   });
 
   it('a claim token made on A and redeemed on A and B at once: exactly one 201', async () => {
