@@ -8,6 +8,7 @@ import { startEdge, type EdgeRuntime } from '../../edge/src/main.js';
 import type { Profile } from '../../hardware/src/profile.js';
 import { TcpSimulator, type SimUnit } from '../../hardware/src/sim/tcp-server.js';
 import { defaultControl } from '../../edge/src/rules/defaults.js';
+import { attachNodeRed, outboxSinks, type AttachedNodeRed } from '../../edge/src/node-red/attach.js';
 import type { GatewaySpec } from './district.js';
 import { Link } from './link.js';
 
@@ -25,6 +26,15 @@ export interface SimulatedGateway {
   board: FakeGpioBoard;
   link: Link;
   config: GatewayConfig;
+  /** Embedded Node-RED, on the gateway that runs the default flows instead of the default rules. */
+  nodeRed?: AttachedNodeRed;
+}
+
+/** A gateway whose control runs as Node-RED flows: the editor, its login, and the key flow sets are signed with. */
+export interface DemoNodeRed {
+  port: number;
+  adminAuth: { username: string; passwordHash: string };
+  flowSetsKey?: string;
 }
 
 /** Device units and ids of one gateway: lights 1…n, the pump station at 10, bins from 21. */
@@ -34,6 +44,7 @@ export function gatewayConfig(
   simPort: number,
   pollMs: number,
   credentials?: { username: string; password: string },
+  flows = false,
 ): unknown {
   const devices = [
     ...Array.from({ length: spec.lights }, (_, i) => ({
@@ -77,6 +88,9 @@ export function gatewayConfig(
     devices,
     gpio: [{ id: 'cabinet', profile: CABINET }],
     ...control,
+    // Control as Node-RED flows: the default flows replace the lighting, pump and bin rules (both
+    // would drive the same points); alarms, interlocks and fail-safes stay in the rules engine.
+    ...(flows ? { rules: [] } : {}),
   };
 }
 
@@ -89,6 +103,8 @@ export async function startGateway(opts: {
   broker: { host: string; port: number };
   /** The gateway's fleet credentials (a fleet with security on). */
   credentials?: { username: string; password: string };
+  /** Run the default Node-RED flows (and the editor) on this gateway instead of the default rules. */
+  nodeRed?: DemoNodeRed;
   dataDir: string;
   clock: Clock;
   log: Logger;
@@ -104,6 +120,7 @@ export async function startGateway(opts: {
     0,
     opts.pollMs,
     opts.credentials,
+    opts.nodeRed !== undefined,
   ) as GatewayConfig;
   for (const d of doc.devices)
     units.push({ unitId: d.unitId, profile: opts.variants?.[d.id] ?? profiles.get(d.profile)! });
@@ -126,10 +143,23 @@ export async function startGateway(opts: {
     log: opts.log,
     gpio: board.backend(),
   });
-  return { spec, edge, sim, board, link, config };
+  const nr = opts.nodeRed;
+  const nodeRed = nr
+    ? await attachNodeRed(edge, {
+        port: nr.port,
+        host: '127.0.0.1',
+        adminAuth: nr.adminAuth,
+        sinks: outboxSinks(edge),
+        location: { lat: spec.lat, lon: spec.lon },
+        ...(nr.flowSetsKey ? { flowSets: { publicKeyPem: nr.flowSetsKey } } : {}),
+        log: opts.log,
+      })
+    : undefined;
+  return { spec, edge, sim, board, link, config, ...(nodeRed ? { nodeRed } : {}) };
 }
 
 export async function stopGateway(g: SimulatedGateway): Promise<void> {
+  await g.nodeRed?.stop();
   await g.edge.stop();
   await g.sim.close();
   await g.link.close();

@@ -7,14 +7,14 @@ import { loadProfiles, type Profile } from '../../hardware/src/profile.js';
 import { intOption, untilSignal, UsageError, type Command } from '../args.js';
 import { BIN, startGateway, stopGateway, type SimulatedGateway } from './city.js';
 import { district } from './district.js';
-import { demoGatewayCredentials, demoTokens } from './security.js';
+import { demoGatewayCredentials, demoNodeRedLogin, demoTokens } from './security.js';
 
 /** The city in a box: one fleet and a district of gateways with simulated lights, pumps, bins and cabinets. */
 export const demoCommand: Command = {
   name: 'demo',
   summary: 'run the city in a box: a fleet and a district of gateways with simulated devices, on loopback',
   usage:
-    'demo [--data DIR] [--gateways N] [--lights N] [--speed X] [--http-port N] [--mqtt-port N] [--mqtt-tls-port N] [--open] [--no-trouble]',
+    'demo [--data DIR] [--gateways N] [--lights N] [--speed X] [--http-port N] [--mqtt-port N] [--mqtt-tls-port N] [--node-red-port N] [--no-node-red] [--open] [--no-trouble]',
   options: {
     data: { type: 'string' },
     gateways: { type: 'string' },
@@ -24,6 +24,8 @@ export const demoCommand: Command = {
     'mqtt-port': { type: 'string' },
     'mqtt-tls-port': { type: 'string' },
     open: { type: 'boolean' },
+    'node-red-port': { type: 'string' },
+    'no-node-red': { type: 'boolean' },
     'no-trouble': { type: 'boolean' },
     'log-level': { type: 'string' },
   },
@@ -35,6 +37,9 @@ export const demoCommand: Command = {
     'http-port': 'fleet HTTP port: API and dashboard (default 8080; 0 = any free port)',
     'mqtt-port': 'embedded MQTT broker port (default 1883; 0 = any free port)',
     'mqtt-tls-port': 'embedded MQTT broker TLS port (default 8883; 0 = any free port)',
+    'node-red-port':
+      'Node-RED editor of gw-2, which runs the default flows instead of the default rules (default 1880; 0 = any free port)',
+    'no-node-red': 'every gateway runs the default rules; no Node-RED',
     open: 'no security: gateways without credentials, dashboard and API without sign-in (loopback only)',
     'no-trouble': 'no failing lamp, filling bin or uplink outage',
     'log-level': 'component log level (default warn, so the live line stays readable)',
@@ -78,6 +83,11 @@ export const demoCommand: Command = {
     const fastBin: Profile = structuredClone(profiles.get(BIN)!);
     fastBin.simulation!.params = { ...fastBin.simulation!.params, fillPctPerHour: 12, initialFillPct: 72 };
     const gateways: SimulatedGateway[] = [];
+    // One gateway runs its control as the default Node-RED flows (Node-RED is one per process).
+    const flowsGateway = values['no-node-red'] === true ? undefined : specs.find((g) => g.pump)?.id;
+    const nodeRedPort = intOption(values, 'node-red-port', 1880, 0, 65535);
+    const nodeRedLoginFile = join(dataDir, 'node-red-login.json');
+    const nodeRedLogin = flowsGateway ? demoNodeRedLogin(nodeRedLoginFile) : undefined;
     for (const spec of specs) {
       const variants = trouble && spec.id === 'gw-5' ? { 'bin-1': fastBin } : undefined;
       const g = await startGateway({
@@ -86,6 +96,15 @@ export const demoCommand: Command = {
         variants,
         broker: { host: '127.0.0.1', port: brokerPort },
         credentials: credentials?.get(spec.id),
+        ...(spec.id === flowsGateway && nodeRedLogin
+          ? {
+              nodeRed: {
+                port: nodeRedPort,
+                adminAuth: nodeRedLogin.adminAuth,
+                ...(fleet.admin ? { flowSetsKey: fleet.admin.configPublicKey } : {}),
+              },
+            }
+          : {}),
         dataDir,
         clock,
         log,
@@ -108,12 +127,16 @@ export const demoCommand: Command = {
       timers.push(setTimeout(() => outage.link.heal(), 90_000));
     }
 
+    const nodeRedGw = gateways.find((g) => g.nodeRed);
     const out = process.stdout;
     out.write(
       `CityGate demo: ${specs.length} gateways in Hoàn Kiếm, Hanoi; data in ${dataDir}; simulated time ×${speed}\n` +
         `  dashboard   ${fleet.httpUrl}/\n` +
         `  fleet API   ${fleet.httpUrl}/api/v1/gateways\n` +
         `  MQTT        ${fleet.mqttUrl}${fleet.mqttTlsUrl ? ` (TLS ${fleet.mqttTlsUrl})` : ''}\n` +
+        (nodeRedGw?.nodeRed
+          ? `  Node-RED    ${nodeRedGw.nodeRed.url}/ (${nodeRedGw.spec.id} runs the default flows; login in ${nodeRedLoginFile})\n`
+          : '') +
         (fleet.admin
           ? `  sign in     with a token from ${tokenFile} (viewer, operator, admin)\n`
           : `  security    off (--open): anyone on this machine may command the devices\n`) +

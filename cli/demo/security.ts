@@ -4,10 +4,12 @@
  * API token with a role. The demo keeps what it made in its data directory (0600 files) so a restart
  * reuses it; secrets are never printed, only the file that holds the sign-in tokens.
  */
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FleetAdmin } from '../../fleet/src/admin.js';
 import type { Role } from '../../fleet/src/auth/roles.js';
+import { hashPassword } from '../../edge/src/node-red/red.js';
 
 export interface DemoCredentials {
   username: string;
@@ -71,4 +73,24 @@ export async function demoGatewayCredentials(
     out.set(gw, creds);
   }
   return out;
+}
+
+/** The Node-RED editor login of the demo's flows gateway: a random password, saved (0600) and reused. */
+export function demoNodeRedLogin(file: string): {
+  username: string;
+  password: string;
+  adminAuth: { username: string; passwordHash: string };
+} {
+  const saved = readJson(file) as { username?: string; password?: string; passwordHash?: string } | undefined;
+  if (saved?.username && saved.password && saved.passwordHash)
+    return {
+      username: saved.username,
+      password: saved.password,
+      adminAuth: { username: saved.username, passwordHash: saved.passwordHash },
+    };
+  const username = 'operator';
+  const password = randomBytes(12).toString('base64url');
+  const passwordHash = hashPassword(password);
+  writeSecret(file, JSON.stringify({ username, password, passwordHash }, null, 2) + '\n');
+  return { username, password, adminAuth: { username, passwordHash } };
 }

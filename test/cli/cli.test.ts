@@ -81,6 +81,30 @@ describe('citygate CLI', () => {
         25_000,
       );
       expect(gws.map((g) => g.id)).toEqual(['gw-1', 'gw-2', 'gw-3']);
+      // gw-2 (it has the pump station) runs the default Node-RED flows; the editor needs the saved login.
+      const editor = await waitFor(
+        'Node-RED URL',
+        () => /Node-RED\s+(http:\/\/\S+?)\/? \(gw-2 runs the default flows/.exec(output())?.[1],
+        5_000,
+      );
+      expect((await fetch(`${editor}/flows`)).status).toBe(401);
+      const loginFile = join(dir.path, 'node-red-login.json');
+      expect(statSync(loginFile).mode & 0o777).toBe(0o600);
+      const login = JSON.parse(readFileSync(loginFile, 'utf8')) as { username: string; password: string };
+      expect(output()).not.toContain(login.password);
+      const auth = (await (
+        await fetch(`${editor}/auth/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ client_id: 'node-red-admin', grant_type: 'password', scope: '*', ...login }),
+        })
+      ).json()) as { access_token: string };
+      const flows = (await (
+        await fetch(`${editor}/flows`, { headers: { authorization: `Bearer ${auth.access_token}` } })
+      ).json()) as { type: string; label?: string }[];
+      const types = new Set(flows.map((n) => n.type));
+      for (const t of ['citygate-device-in', 'citygate-device-out', 'citygate-schedule', 'citygate-alarm'])
+        expect(types, t).toContain(t);
       const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
       child.kill('SIGINT');
       expect(await exited).toBe(0);

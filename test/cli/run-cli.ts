@@ -53,6 +53,8 @@ export function startDemo(
     '0',
     '--mqtt-tls-port',
     '0',
+    '--node-red-port',
+    '0',
     ...extra,
   ]);
   let out = '';

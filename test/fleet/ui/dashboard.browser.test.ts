@@ -99,7 +99,7 @@ describe('fleet dashboard in a real browser', () => {
       els.map((e) => (e as HTMLElement).dataset.gw).sort(),
     );
     expect(ids).toEqual(['gw-1', 'gw-2', 'gw-3', 'gw-4']);
-    expect(await page.textContent('#summary')).toBe('4/4 gateways online');
+    await expect.poll(() => page.textContent('#summary'), { timeout: 10_000 }).toBe('4/4 gateways online');
     await page.screenshot({ path: join(SHOTS, 'map.png') });
   });
 
