@@ -11,7 +11,12 @@ import {
 import { errorMessage } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import { ReleaseStore } from './releases/store.js';
-import { FileRolloutPersistence, RolloutRunner, type GatewayDirectory } from './rollout/runner.js';
+import {
+  FileRolloutPersistence,
+  RolloutRunner,
+  type GatewayDirectory,
+  type UpdateSender,
+} from './rollout/runner.js';
 import type { GatewayReport } from './rollout/types.js';
 
 export interface Rollouts {
@@ -31,6 +36,33 @@ export const wireTx = (txId: string): string => txId.replace(':', '_');
 const runnerTx = (tx: string): string => tx.replace('_', ':');
 
 /** A gateway's update progress as the rollout machine counts it. */
+/** Sends `update/control` install commands for a rollout's gateways (one or several fleet workers). */
+export function updateSender(
+  releases: Pick<ReleaseStore, 'list'>,
+  client: MqttClient,
+  publicHttpUrl: () => string,
+  clock: Clock,
+): UpdateSender {
+  return {
+    async sendUpdate(gateway, cmd) {
+      const build = releases.list().find((r) => r.version === cmd.version);
+      const msg: UpdateControl = {
+        v: PROTOCOL_VERSION,
+        gateway,
+        tx: wireTx(cmd.txId),
+        action: 'install',
+        release: {
+          version: cmd.version,
+          url: `${publicHttpUrl()}${cmd.bundlePath}`,
+          sha256: build?.builds[0]?.sha256 ?? '0'.repeat(64),
+        },
+        ts: clock.now(),
+      };
+      await client.publishAsync(topics.updateControl(gateway), encode('update/control', msg), { qos: 1 });
+    },
+  };
+}
+
 export function toReport(p: UpdateProgress): GatewayReport | undefined {
   if (!p.tx) return undefined;
   const txId = runnerTx(p.tx);
@@ -72,24 +104,7 @@ export async function startRollouts(opts: {
     directory: opts.directory,
     persistence: new FileRolloutPersistence(join(opts.dataDir, 'rollouts')),
     hasRelease: (v) => releases.has(v),
-    sender: {
-      async sendUpdate(gateway, cmd) {
-        const build = releases.list().find((r) => r.version === cmd.version);
-        const msg: UpdateControl = {
-          v: PROTOCOL_VERSION,
-          gateway,
-          tx: wireTx(cmd.txId),
-          action: 'install',
-          release: {
-            version: cmd.version,
-            url: `${opts.publicHttpUrl()}${cmd.bundlePath}`,
-            sha256: build?.builds[0]?.sha256 ?? '0'.repeat(64),
-          },
-          ts: opts.clock.now(),
-        };
-        await client.publishAsync(topics.updateControl(gateway), encode('update/control', msg), { qos: 1 });
-      },
-    },
+    sender: updateSender(releases, client, opts.publicHttpUrl, opts.clock),
   });
   runner.start();
   return {

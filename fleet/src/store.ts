@@ -97,9 +97,11 @@ export interface FleetStore {
   close(): Promise<void>;
 }
 
-interface GatewayRow {
+/** A `gateways` row with its epochs' and sessions' sums (both engines: GATEWAY_SELECT). */
+export interface GatewayRow {
   id: string;
-  online: number;
+  /** SQLite: 0/1; PostgreSQL: boolean. */
+  online: number | boolean;
   session: number;
   version: string | null;
   first_seen: number;
@@ -118,9 +120,9 @@ const GATEWAY_SELECT = `SELECT g.*,
   (SELECT SUM(MAX(max_seq, declared_seq) - received) FROM sessions s WHERE s.gateway = g.id) AS missing
   FROM gateways g`;
 
-const toRecord = (r: GatewayRow): GatewayRecord => ({
+export const toRecord = (r: GatewayRow): GatewayRecord => ({
   id: r.id,
-  online: r.online === 1,
+  online: r.online === 1 || r.online === true,
   session: r.session,
   version: r.version,
   firstSeen: r.first_seen,

@@ -2,11 +2,10 @@ import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import type pg from 'pg';
 import type { Clock } from '../../../common/clock.js';
-import { encode, PROTOCOL_VERSION, topics, type UpdateControl } from '../../../common/contract/index.js';
 import { errorMessage } from '../../../common/errors.js';
 import type { Logger } from '../../../common/log.js';
 import type { GatewayDirectory } from '../rollout/runner.js';
-import { toReport, wireTx, type Rollouts } from '../rollouts.js';
+import { toReport, updateSender, type Rollouts } from '../rollouts.js';
 import { PgReleaseStore } from './release-store.js';
 import { SharedRolloutRunner } from './rollout-leader.js';
 
@@ -53,24 +52,7 @@ export async function startSharedRollouts(opts: {
     directory: opts.directory,
     hasRelease: (v) => releases.has(v),
     syncReleases,
-    sender: {
-      async sendUpdate(gateway, cmd) {
-        const build = releases.list().find((r) => r.version === cmd.version);
-        const msg: UpdateControl = {
-          v: PROTOCOL_VERSION,
-          gateway,
-          tx: wireTx(cmd.txId),
-          action: 'install',
-          release: {
-            version: cmd.version,
-            url: `${opts.publicHttpUrl()}${cmd.bundlePath}`,
-            sha256: build?.builds[0]?.sha256 ?? '0'.repeat(64),
-          },
-          ts: opts.clock.now(),
-        };
-        await client.publishAsync(topics.updateControl(gateway), encode('update/control', msg), { qos: 1 });
-      },
-    },
+    sender: updateSender(releases, client, opts.publicHttpUrl, opts.clock),
   });
   runner.start();
   return {

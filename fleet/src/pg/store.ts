@@ -14,6 +14,7 @@ import type {
   TelemetryQuery,
   UplinkMessage,
 } from '../store.js';
+import { toRecord, type GatewayRow } from '../store.js';
 import { applyGroup } from './apply.js';
 import { DAY_MS, dayOf, DEFAULT_RETENTION, HOUR_MS, Partitions, type RetentionPolicy } from './partitions.js';
 import { migrate } from './schema.js';
@@ -41,40 +42,11 @@ export function createPool(url: string, max = 10): pg.Pool {
   return new pg.Pool({ connectionString: url, max, types, application_name: 'citygate-fleet' });
 }
 
-interface GatewayRow {
-  id: string;
-  online: boolean;
-  session: number;
-  version: string | null;
-  first_seen: number;
-  last_seen: number;
-  readings: number;
-  duplicates: number;
-  dup_messages: number;
-  evicted_telemetry: number | null;
-  evicted_events: number | null;
-  missing: number | null;
-}
-
 const GATEWAY_SELECT = `SELECT g.*,
   (SELECT SUM(evicted_telemetry) FROM epochs e WHERE e.gateway = g.id) AS evicted_telemetry,
   (SELECT SUM(evicted_events) FROM epochs e WHERE e.gateway = g.id) AS evicted_events,
   (SELECT SUM(GREATEST(max_seq, declared_seq) - received) FROM sessions s WHERE s.gateway = g.id) AS missing
   FROM gateways g`;
-
-const toRecord = (r: GatewayRow): GatewayRecord => ({
-  id: r.id,
-  online: r.online,
-  session: r.session,
-  version: r.version,
-  firstSeen: r.first_seen,
-  lastSeen: r.last_seen,
-  readings: r.readings,
-  duplicates: r.duplicates,
-  evicted: { telemetry: r.evicted_telemetry ?? 0, events: r.evicted_events ?? 0 },
-  missingMessages: Math.max(0, r.missing ?? 0),
-  duplicateMessages: r.dup_messages,
-});
 
 /** SQLSTATE 23514: "no partition of relation … found for row" (a partition another worker dropped). */
 const noPartition = (err: unknown): boolean =>
