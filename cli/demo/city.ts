@@ -135,6 +135,10 @@ export async function startGateway(opts: {
   chmodSync(join(gwDir, 'config.json'), 0o600);
   const config = parseGatewayConfig(doc, profiles);
   const board = new FakeGpioBoard(opts.clock);
+  // A dry, closed, untampered cabinet: each input idles at its inactive level (an active-low flood
+  // sensor's output is high when dry; a floating fake pin would read low, i.e. "flooded").
+  for (const pin of profiles.get(CABINET)?.gpio?.pins ?? [])
+    if (pin.direction === 'in') board.setLevel(board.base + pin.bcm, pin.activeLow ? 1 : 0);
   const edge = await startEdge({
     config,
     profiles,

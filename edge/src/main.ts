@@ -187,7 +187,6 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
           events: { readings: onReadings },
           log: log.child(`gpio:${g.id}`),
         });
-        dev.start();
         gpioDevices.set(g.id, dev);
       }
     } catch (err) {
@@ -223,6 +222,15 @@ export async function startEdge(opts: EdgeOptions): Promise<EdgeRuntime> {
   // Lines first: the rules' first writes (fail-safe state) then queue on running lines instead of failing.
   for (const line of lines.values()) line.start();
   rules.start();
+  // GPIO inputs report their state once at start: after the rules listen, so a cabinet already open
+  // or flooded at boot raises its alarm (it used to go unseen until the input changed).
+  for (const [id, dev] of gpioDevices)
+    try {
+      dev.start();
+    } catch (err) {
+      log.error(`GPIO devices not started: ${errorMessage(err)} (${id})`);
+      gpioDevices.delete(id);
+    }
   uplink.start();
   log.info(
     `started: ${config.devices.length} device(s) on ${config.lines.length} line(s), data in ${dataDir}`,

@@ -211,20 +211,11 @@ export async function buildApi(deps: ApiDeps): Promise<FastifyInstance> {
     { schema: { params: idParam } },
     async (req) => {
       const gw = await findGateway(req.params.id);
-      // Latest value of every point seen in the last day (newest first, so the first one seen wins).
-      const recent = await store.telemetry({
-        gateway: gw.id,
-        since: clock.now() - 86_400_000,
-        limit: 10_000,
-      });
-      const latest = new Map<string, (typeof recent)[number]>();
-      for (const r of recent)
-        if (!latest.has(`${r.device}.${r.point}`)) latest.set(`${r.device}.${r.point}`, r);
+      // Latest value of every point seen in the last day.
+      const points = await store.latest(gw.id, clock.now() - 86_400_000);
       return {
         gateway: gw.id,
-        points: [...latest.values()].sort(
-          (a, b) => a.device.localeCompare(b.device) || a.point.localeCompare(b.point),
-        ),
+        points: points.sort((a, b) => a.device.localeCompare(b.device) || a.point.localeCompare(b.point)),
       };
     },
   );

@@ -92,6 +92,8 @@ export interface FleetStore {
   listGateways(): Promise<GatewayRecord[]>;
   getGateway(id: string): Promise<GatewayRecord | undefined>;
   telemetry(q: TelemetryQuery): Promise<StoredReading[]>;
+  /** The newest reading of each of a gateway's points read since `since`, by device then point. */
+  latest(gateway: string, since: number): Promise<StoredReading[]>;
   /** Downsampled: per point and `bucketMs` time bucket, mean/min/max/count, newest buckets first. */
   telemetryBuckets(q: TelemetryQuery, bucketMs: number): Promise<TelemetryBucket[]>;
   close(): Promise<void>;
@@ -395,7 +397,51 @@ export class SqliteFleetStore implements FleetStore {
     }));
   }
 
+  async latest(gateway: string, since: number): Promise<StoredReading[]> {
+    // One index probe per point (samples_by_point), not a scan of the day's readings.
+    const rows = await this.db.all<ReadingRow>(
+      `SELECT p.device AS device, p.point AS point, r.value AS value, r.is_bool AS is_bool, p.unit AS unit,
+              r.ts AS ts, r.received AS received
+       FROM gateway_keys g JOIN points p ON p.gw = g.id
+       JOIN samples r ON r.pt = p.id AND r.ts = (SELECT MAX(ts) FROM samples WHERE pt = p.id)
+       WHERE g.gateway = ? AND r.ts >= ?
+       ORDER BY p.device, p.point, r.ts DESC, r.rid DESC`,
+      [gateway, since],
+    );
+    return newestPerPoint(rows.map(toReading));
+  }
+
   close(): Promise<void> {
     return this.db.close();
   }
+}
+
+interface ReadingRow {
+  device: string;
+  point: string;
+  value: number;
+  is_bool: number | boolean;
+  unit: string | null;
+  ts: number;
+  received: number;
+}
+
+export const toReading = (r: ReadingRow): StoredReading => ({
+  device: r.device,
+  point: r.point,
+  value: r.is_bool ? r.value !== 0 : r.value,
+  unit: r.unit === '' ? null : r.unit,
+  ts: r.ts,
+  receivedAt: r.received,
+});
+
+/** Rows ordered by device, point, newest first → the first of each point (a unit change makes two keys). */
+export function newestPerPoint(rows: readonly StoredReading[]): StoredReading[] {
+  const out = new Map<string, StoredReading>();
+  for (const r of rows) {
+    const k = `${r.device}\u0000${r.point}`;
+    const had = out.get(k);
+    if (!had || r.ts > had.ts) out.set(k, r);
+  }
+  return [...out.values()];
 }

@@ -49,6 +49,9 @@ export function ago(ts, now = Date.now()) {
   return s < 60 ? `${s} s ago` : s < 3600 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`;
 }
 
+/** A fault flag that is set: a boolean point named like a fault (lamp-fault, pump1-thermal-trip, fire…). */
+export const isFault = (p) => p.value === true && /fault|trip|alarm|fire|tilt|flood/.test(p.point);
+
 /** Health of a gateway for colouring: off (offline), bad (faults), ok. */
 export function health(gw, faults = 0) {
   if (!gw.online) return 'off';

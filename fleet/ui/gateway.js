@@ -1,4 +1,4 @@
-import { ago, api, can, esc, fmtValue } from './api.js';
+import { ago, api, can, esc, fmtValue, isFault } from './api.js';
 import { outcome, writePoint } from './commands.js';
 import { confirmDialog } from './dialog.js';
 import { renderOverrideForm } from './override.js';
@@ -40,7 +40,7 @@ async function drawChart(el, gw, key) {
 export async function renderGateway(view, id, state) {
   const gw = await api(`/api/v1/gateways/${id}`);
   const { points } = await api(`/api/v1/gateways/${id}/latest`);
-  const faults = points.filter((p) => /fault|trip|alarm|fire|tilt|flood/.test(p.point) && p.value === true);
+  const faults = points.filter(isFault);
   state.faults.set(id, faults.length);
   const selected = state.chart?.startsWith(`${id}:`)
     ? state.chart.slice(id.length + 1)
@@ -56,7 +56,7 @@ export async function renderGateway(view, id, state) {
   const rows = points
     .map(
       (p) =>
-        `<tr class="${p.value === true && /fault|trip|alarm|fire|tilt|flood/.test(p.point) ? 'fault' : ''}"><td>${esc(p.device)}</td><td>${esc(p.point)}</td><td>${esc(fmtValue(p.value))}</td><td>${esc(p.unit ?? '')}</td><td class="muted">${ago(p.ts)}</td></tr>`,
+        `<tr class="${isFault(p) ? 'fault' : ''}"><td>${esc(p.device)}</td><td>${esc(p.point)}</td><td>${esc(fmtValue(p.value))}</td><td>${esc(p.unit ?? '')}</td><td class="muted">${ago(p.ts)}</td></tr>`,
     )
     .join('');
   const keep = view.querySelector('#chart');

@@ -1,5 +1,5 @@
 import { renderAlarms } from './alarms.js';
-import { api, can, esc, health } from './api.js';
+import { api, can, esc, health, isFault } from './api.js';
 import { renderOverrideForm } from './override.js';
 
 let geo;
@@ -50,12 +50,22 @@ export async function renderMap(view, state) {
   state.faults.clear();
   for (const a of alarms) state.faults.set(a.gateway, (state.faults.get(a.gateway) ?? 0) + 1);
   const byId = new Map(gateways.map((g) => [g.id, g]));
+  const devices = await deviceHealth(sites, byId, state);
   const markers = sites
     .map((s) => {
       const g = byId.get(s.id) ?? { id: s.id, online: false };
       const [x, y] = project([s.lon, s.lat]);
       const h = health(g, state.faults.get(s.id) ?? 0);
-      return `<g data-gw="${esc(s.id)}"><circle class="gw ${h}" cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="11"><title>${esc(s.name)} (${esc(s.id)}): ${h}</title></circle><text class="gw-label" x="${(x + 14).toFixed(1)}" y="${(y + 4).toFixed(1)}">${esc(s.id)}</text></g>`;
+      const devs = devices.get(s.id) ?? [];
+      // The gateway's devices on a ring around it, each coloured by its own health.
+      const dots = devs
+        .map((d, i) => {
+          const a = (2 * Math.PI * i) / devs.length - Math.PI / 2;
+          const [dx, dy] = [x + 19 * Math.cos(a), y + 19 * Math.sin(a)];
+          return `<circle class="dev ${d.health}" data-device="${esc(d.id)}" cx="${dx.toFixed(1)}" cy="${dy.toFixed(1)}" r="3.2"><title>${esc(s.id)} ${esc(d.id)}: ${d.health === 'bad' ? esc(d.faults.join(', ')) : d.health}</title></circle>`;
+        })
+        .join('');
+      return `<g data-gw="${esc(s.id)}">${dots}<circle class="gw ${h}" cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="11"><title>${esc(s.name)} (${esc(s.id)}): ${h}</title></circle><text class="gw-label" x="${(x + 22).toFixed(1)}" y="${(y + 4).toFixed(1)}">${esc(s.id)}</text></g>`;
     })
     .join('');
   const rows = gateways
@@ -91,4 +101,36 @@ export async function renderMap(view, state) {
     .querySelectorAll('#map-svg [data-gw], #gateways tr[data-gw]')
     .forEach((el) => el.addEventListener('click', () => (location.hash = `#/gw/${el.dataset.gw}`)));
   await renderAlarms(view.querySelector('#alarm-panel'));
+}
+
+/**
+ * Each gateway's devices and their health (bad: a fault flag set; off: gateway offline), from the
+ * gateways' latest readings. Refreshed every 10 s, and only for a district-sized map (≤ 60 gateways).
+ */
+async function deviceHealth(sites, byId, state) {
+  if (sites.length > 60) return new Map();
+  if (state.devices && Date.now() - state.devices.at < 10_000) return state.devices.map;
+  const map = new Map();
+  await Promise.all(
+    sites.map(async (s) => {
+      const g = byId.get(s.id);
+      if (!g) return;
+      const { points } = await api(`/api/v1/gateways/${s.id}/latest`).catch(() => ({ points: [] }));
+      const byDevice = new Map();
+      for (const p of points) {
+        const d = byDevice.get(p.device) ?? { id: p.device, faults: [] };
+        if (isFault(p)) d.faults.push(p.point);
+        byDevice.set(p.device, d);
+      }
+      map.set(
+        s.id,
+        [...byDevice.values()].map((d) => ({
+          ...d,
+          health: !g.online ? 'off' : d.faults.length ? 'bad' : 'ok',
+        })),
+      );
+    }),
+  );
+  state.devices = { at: Date.now(), map };
+  return map;
 }

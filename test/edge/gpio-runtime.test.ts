@@ -52,6 +52,45 @@ describe('cabinet I/O on GPIO in the edge runtime', () => {
     await expect(edge.write('cabinet', 'door-open', true)).rejects.toThrow(/door-open/);
   });
 
+  it('raises the flood alarm for a cabinet already wet at boot (the inputs report after the rules listen)', async () => {
+    const clock = new FakeClock();
+    const board = new FakeGpioBoard(clock);
+    board.setLevel(16, 0); // the active-low flood sensor pulls low: water in the cabinet before start
+    const cfg = parseGatewayConfig(
+      {
+        version: 1,
+        id: 'gw-wet',
+        fleet: { mqttUrl: 'mqtt://127.0.0.1:1' },
+        lines: [],
+        devices: [],
+        gpio: [{ id: 'cabinet', profile: 'citygate/cabinet-io' }],
+        alarms: [
+          {
+            id: 'flood',
+            severity: 'critical',
+            message: 'water in cabinet',
+            raise: { point: 'cabinet.flood', op: '==', value: true },
+          },
+        ],
+      },
+      profiles,
+    );
+    const edge = await startEdge({
+      config: cfg,
+      profiles,
+      dataDir: join(dir.path, 'wet'),
+      clock,
+      gpio: board.backend(),
+      log: memoryLogger('warn'),
+    });
+    edges.push(edge);
+    expect(edge.latest.get('cabinet.flood')?.value).toBe(true);
+    await waitFor(
+      'flood alarm in the outbox',
+      async () => (await edge.outbox.health()).classes.alarm.depth >= 1,
+    );
+  });
+
   it('keeps running, with a clear error, where GPIO is not accessible', async () => {
     const log = memoryLogger('warn');
     const board = new FakeGpioBoard(new FakeClock(), { accessible: false });

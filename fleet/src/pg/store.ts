@@ -14,7 +14,7 @@ import type {
   TelemetryQuery,
   UplinkMessage,
 } from '../store.js';
-import { toRecord, type GatewayRow } from '../store.js';
+import { newestPerPoint, toReading, toRecord, type GatewayRow } from '../store.js';
 import { applyGroup } from './apply.js';
 import { DAY_MS, dayOf, DEFAULT_RETENTION, HOUR_MS, Partitions, type RetentionPolicy } from './partitions.js';
 import { migrate } from './schema.js';
@@ -311,6 +311,15 @@ export class PgFleetStore implements FleetStore {
       ts: x.ts,
       receivedAt: x.received,
     }));
+  }
+
+  async latest(gateway: string, since: number): Promise<StoredReading[]> {
+    const r = await this.pool.query<Parameters<typeof toReading>[0]>(
+      `SELECT DISTINCT ON (device, point) device, point, value, is_bool, unit, ts, received
+       FROM readings WHERE gateway = $1 AND ts >= $2 ORDER BY device, point, ts DESC, rid DESC`,
+      [gateway, since],
+    );
+    return newestPerPoint(r.rows.map(toReading));
   }
 
   /** Days that have a raw-readings partition (for operators and tests). */

@@ -273,6 +273,31 @@ export function fleetStoreSuite(engine: string, open: () => Promise<FleetStore>)
       expect(await store.telemetryBuckets({ gateway: 'gw-7', limit: 1 }, 60_000)).toHaveLength(1);
     });
 
+    it('gives the newest reading of each point since a time, for one gateway only', async () => {
+      await store.apply(
+        [
+          telemetry('gw-latest', 1, [
+            { id: 1, value: 40, ts: T0 - 7_200_000 }, // light-1.power, before `since`
+            { id: 2, value: 41, ts: T0 + 1000 },
+            { id: 3, value: 42, ts: T0 + 3000 },
+            { id: 4, value: true, ts: T0 + 2000, point: 'on' },
+            { id: 5, value: 7, ts: T0 - 7_200_000, device: 'bin-1', point: 'fill' }, // only old readings
+          ]),
+          // Delivered later but older: the newest by timestamp wins, not the last stored.
+          telemetry('gw-latest', 2, [{ id: 6, value: 39, ts: T0 + 2500 }]),
+          telemetry('gw-other', 1, [{ id: 1, value: 99, ts: T0 + 5000 }]),
+        ],
+        T0 + 6000,
+      );
+      const latest = await store.latest('gw-latest', T0 - 3_600_000);
+      expect(latest.map(({ device, point, value, ts }) => ({ device, point, value, ts }))).toEqual([
+        { device: 'light-1', point: 'on', value: true, ts: T0 + 2000 },
+        { device: 'light-1', point: 'power', value: 42, ts: T0 + 3000 },
+      ]);
+      expect(latest.find((r) => r.point === 'power')?.unit).toBe('W');
+      expect(await store.latest('gw-none', 0)).toEqual([]);
+    });
+
     it('lists gateways in id order; an unknown one is undefined', async () => {
       const ids = (await store.listGateways()).map((g) => g.id);
       expect(ids).toEqual([...ids].sort());

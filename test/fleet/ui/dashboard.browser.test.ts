@@ -100,6 +100,16 @@ describe('fleet dashboard in a real browser', () => {
     );
     expect(ids).toEqual(['gw-1', 'gw-2', 'gw-3', 'gw-4']);
     await expect.poll(() => page.textContent('#summary'), { timeout: 10_000 }).toBe('4/4 gateways online');
+    // Each gateway's devices ring it, coloured by their own health: gw-3's failed lamp is red.
+    await page.waitForSelector('[data-gw="gw-3"] circle.dev.bad[data-device="light-2"]', { timeout: 30_000 });
+    const devs = await page.$$eval('[data-gw="gw-1"] circle.dev', (els) =>
+      els.map((e) => (e as SVGElement).dataset.device),
+    );
+    expect(devs).toEqual(expect.arrayContaining(['light-1', 'light-6', 'bin-1', 'bin-2']));
+    const bad = await page.$$eval('[data-gw="gw-1"] circle.dev.bad title', (els) =>
+      els.map((e) => e.textContent),
+    );
+    expect(bad).toEqual([]);
     await page.screenshot({ path: join(SHOTS, 'map.png') });
   });
 
