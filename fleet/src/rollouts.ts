@@ -36,6 +36,22 @@ export const wireTx = (txId: string): string => txId.replace(':', '_');
 const runnerTx = (tx: string): string => tx.replace('_', ':');
 
 /** A gateway's update progress as the rollout machine counts it. */
+/** The fleet's MQTT client for update commands (one per process, single fleet or worker). */
+export async function connectRolloutClient(
+  o: { url: string; clientId: string; username?: string; password?: string },
+  log: Logger,
+): Promise<MqttClient> {
+  const client = await mqtt.connectAsync(o.url, {
+    clientId: o.clientId,
+    username: o.username,
+    password: o.password,
+    protocolVersion: 4,
+    reconnectPeriod: 1000,
+  });
+  client.on('error', (err) => log.warn(`rollout mqtt: ${errorMessage(err)}`));
+  return client;
+}
+
 /** Sends `update/control` install commands for a rollout's gateways (one or several fleet workers). */
 export function updateSender(
   releases: Pick<ReleaseStore, 'list'>,
@@ -90,14 +106,7 @@ export async function startRollouts(opts: {
   log: Logger;
 }): Promise<Rollouts> {
   const releases = new ReleaseStore(join(opts.dataDir, 'releases'), opts.trustedKeys);
-  const client: MqttClient = await mqtt.connectAsync(opts.mqtt.url, {
-    clientId: opts.mqtt.clientId,
-    username: opts.mqtt.username,
-    password: opts.mqtt.password,
-    protocolVersion: 4,
-    reconnectPeriod: 1000,
-  });
-  client.on('error', (err) => opts.log.warn(`rollout mqtt: ${errorMessage(err)}`));
+  const client = await connectRolloutClient(opts.mqtt, opts.log);
   const runner = new RolloutRunner({
     clock: opts.clock,
     log: opts.log,

@@ -9,6 +9,15 @@ import {
 } from './store-apply.js';
 import { KEYS_SCHEMA, KeyScope } from './store-keys.js';
 import { migrateSqlite, type SqliteMigration } from './store-migrations.js';
+import {
+  newestPerPoint,
+  toEvent,
+  toGap,
+  toReading,
+  toRecord,
+  type GatewayRow,
+  type ReadingRow,
+} from './store-rows.js';
 
 export type { ApplyResult, UplinkMessage } from './store-apply.js';
 
@@ -99,42 +108,11 @@ export interface FleetStore {
   close(): Promise<void>;
 }
 
-/** A `gateways` row with its epochs' and sessions' sums (both engines: GATEWAY_SELECT). */
-export interface GatewayRow {
-  id: string;
-  /** SQLite: 0/1; PostgreSQL: boolean. */
-  online: number | boolean;
-  session: number;
-  version: string | null;
-  first_seen: number;
-  last_seen: number;
-  readings: number;
-  duplicates: number;
-  dup_messages: number;
-  evicted_telemetry: number | null;
-  evicted_events: number | null;
-  missing: number | null;
-}
-
 const GATEWAY_SELECT = `SELECT g.*,
   (SELECT SUM(evicted_telemetry) FROM epochs e WHERE e.gateway = g.id) AS evicted_telemetry,
   (SELECT SUM(evicted_events) FROM epochs e WHERE e.gateway = g.id) AS evicted_events,
   (SELECT SUM(MAX(max_seq, declared_seq) - received) FROM sessions s WHERE s.gateway = g.id) AS missing
   FROM gateways g`;
-
-export const toRecord = (r: GatewayRow): GatewayRecord => ({
-  id: r.id,
-  online: r.online === 1 || r.online === true,
-  session: r.session,
-  version: r.version,
-  firstSeen: r.first_seen,
-  lastSeen: r.last_seen,
-  readings: r.readings,
-  duplicates: r.duplicates,
-  evicted: { telemetry: r.evicted_telemetry ?? 0, events: r.evicted_events ?? 0 },
-  missingMessages: Math.max(0, r.missing ?? 0),
-  duplicateMessages: r.dup_messages,
-});
 
 /**
  * Readings, one row each with integer keys (store-keys.ts). The primary key (src, rid) is the dedupe;
@@ -282,13 +260,7 @@ export class SqliteFleetStore implements FleetStore {
        WHERE gateway = ? AND MAX(max_seq, declared_seq) > received ORDER BY first_at, session`,
       [gateway],
     );
-    return rows.map((r) => ({
-      epoch: r.epoch,
-      session: r.session,
-      lastSeq: r.last,
-      received: r.received,
-      missing: r.last - r.received,
-    }));
+    return rows.map(toGap);
   }
 
   async events(q: {
@@ -308,13 +280,7 @@ export class SqliteFleetStore implements FleetStore {
        AND ts >= ? ORDER BY ts DESC, rid DESC LIMIT ?`,
       [q.gateway, q.channel ?? null, q.channel ?? null, q.since ?? 0, q.limit],
     );
-    return rows.map((r) => ({
-      channel: r.channel,
-      type: r.type,
-      ts: r.ts,
-      body: JSON.parse(r.body) as unknown,
-      receivedAt: r.received,
-    }));
+    return rows.map(toEvent);
   }
 
   async listGateways(): Promise<GatewayRecord[]> {
@@ -387,14 +353,7 @@ export class SqliteFleetStore implements FleetStore {
        FROM samples r JOIN points p ON p.id = r.pt WHERE ${f.where} ORDER BY r.ts DESC, r.rid DESC LIMIT ?`,
       [...f.params, q.limit],
     );
-    return rows.map((r) => ({
-      device: r.device,
-      point: r.point,
-      value: r.is_bool ? r.value !== 0 : r.value,
-      unit: r.unit === '' ? null : r.unit,
-      ts: r.ts,
-      receivedAt: r.received,
-    }));
+    return rows.map(toReading);
   }
 
   async latest(gateway: string, since: number): Promise<StoredReading[]> {
@@ -414,34 +373,4 @@ export class SqliteFleetStore implements FleetStore {
   close(): Promise<void> {
     return this.db.close();
   }
-}
-
-interface ReadingRow {
-  device: string;
-  point: string;
-  value: number;
-  is_bool: number | boolean;
-  unit: string | null;
-  ts: number;
-  received: number;
-}
-
-export const toReading = (r: ReadingRow): StoredReading => ({
-  device: r.device,
-  point: r.point,
-  value: r.is_bool ? r.value !== 0 : r.value,
-  unit: r.unit === '' ? null : r.unit,
-  ts: r.ts,
-  receivedAt: r.received,
-});
-
-/** Rows ordered by device, point, newest first → the first of each point (a unit change makes two keys). */
-export function newestPerPoint(rows: readonly StoredReading[]): StoredReading[] {
-  const out = new Map<string, StoredReading>();
-  for (const r of rows) {
-    const k = `${r.device}\u0000${r.point}`;
-    const had = out.get(k);
-    if (!had || r.ts > had.ts) out.set(k, r);
-  }
-  return [...out.values()];
 }

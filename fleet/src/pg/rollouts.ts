@@ -1,11 +1,10 @@
 import { join } from 'node:path';
-import mqtt, { type MqttClient } from 'mqtt';
 import type pg from 'pg';
 import type { Clock } from '../../../common/clock.js';
 import { errorMessage } from '../../../common/errors.js';
 import type { Logger } from '../../../common/log.js';
 import type { GatewayDirectory } from '../rollout/runner.js';
-import { toReport, updateSender, type Rollouts } from '../rollouts.js';
+import { connectRolloutClient, toReport, updateSender, type Rollouts } from '../rollouts.js';
 import { PgReleaseStore } from './release-store.js';
 import { SharedRolloutRunner } from './rollout-leader.js';
 
@@ -35,14 +34,7 @@ export async function startSharedRollouts(opts: {
   await syncReleases();
   const syncTimer = setInterval(() => void syncReleases(), opts.releaseSyncMs ?? 2_000);
   syncTimer.unref();
-  const client: MqttClient = await mqtt.connectAsync(opts.mqtt.url, {
-    clientId: opts.mqtt.clientId,
-    username: opts.mqtt.username,
-    password: opts.mqtt.password,
-    protocolVersion: 4,
-    reconnectPeriod: 1000,
-  });
-  client.on('error', (err) => opts.log.warn(`rollout mqtt: ${errorMessage(err)}`));
+  const client = await connectRolloutClient(opts.mqtt, opts.log);
   const runner = new SharedRolloutRunner({
     pool: opts.pool,
     workerId: opts.workerId,

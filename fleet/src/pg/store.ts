@@ -14,7 +14,7 @@ import type {
   TelemetryQuery,
   UplinkMessage,
 } from '../store.js';
-import { newestPerPoint, toReading, toRecord, type GatewayRow } from '../store.js';
+import { newestPerPoint, toEvent, toGap, toReading, toRecord, type GatewayRow } from '../store-rows.js';
 import { applyGroup } from './apply.js';
 import { DAY_MS, dayOf, DEFAULT_RETENTION, HOUR_MS, Partitions, type RetentionPolicy } from './partitions.js';
 import { migrate } from './schema.js';
@@ -206,13 +206,7 @@ export class PgFleetStore implements FleetStore {
        WHERE gateway = $1 AND GREATEST(max_seq, declared_seq) > received ORDER BY first_at, session`,
       [gateway],
     );
-    return r.rows.map((x) => ({
-      epoch: x.epoch,
-      session: x.session,
-      lastSeq: x.last,
-      received: x.received,
-      missing: x.last - x.received,
-    }));
+    return r.rows.map(toGap);
   }
 
   async events(q: {
@@ -232,13 +226,7 @@ export class PgFleetStore implements FleetStore {
        AND ts >= $3 ORDER BY ts DESC, rid DESC LIMIT $4`,
       [q.gateway, q.channel ?? null, q.since ?? 0, q.limit],
     );
-    return r.rows.map((x) => ({
-      channel: x.channel,
-      type: x.type,
-      ts: x.ts,
-      body: JSON.parse(x.body) as unknown,
-      receivedAt: x.received,
-    }));
+    return r.rows.map(toEvent);
   }
 
   async listGateways(): Promise<GatewayRecord[]> {
@@ -303,14 +291,7 @@ export class PgFleetStore implements FleetStore {
        ORDER BY ts DESC, rid DESC LIMIT $${params.push(q.limit)}`,
       params,
     );
-    return r.rows.map((x) => ({
-      device: x.device,
-      point: x.point,
-      value: x.is_bool ? x.value !== 0 : x.value,
-      unit: x.unit,
-      ts: x.ts,
-      receivedAt: x.received,
-    }));
+    return r.rows.map(toReading);
   }
 
   async latest(gateway: string, since: number): Promise<StoredReading[]> {
