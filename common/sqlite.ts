@@ -20,64 +20,96 @@ export interface SqlDb {
 }
 
 /**
- * A promise wrapper over one `sqlite3` connection. All statements on one connection run in order
- * (sqlite3 serialises them), and `transaction` holds a JS-side lock so two async transactions never
- * interleave their statements.
+ * A promise wrapper over one `sqlite3` connection, in sqlite3's serialized mode: statements execute
+ * in the order they were issued. `transaction` holds a JS-side lock so two async transactions never
+ * interleave, and statements issued on the `Db` itself while a transaction is open wait until it
+ * ends — otherwise they would run inside it and vanish with its rollback. Inside `fn`, use the handle
+ * it is given (calling the outer `Db` from there would wait for the transaction it is part of).
  */
 export class Db implements SqlDb {
   readonly dialect = 'sqlite' as const;
   private chain: Promise<unknown> = Promise.resolve();
+  /** Transactions queued or running. */
+  private open = 0;
+  /** The handle a transaction's `fn` receives: its statements go straight to the connection. */
+  private readonly inside: Db;
 
   private constructor(
     private readonly db: sqlite3.Database,
     readonly path: string,
-  ) {}
+    outer?: Db,
+  ) {
+    this.inside = outer ? this : new Db(db, path, this);
+  }
 
   static open(path: string): Promise<Db> {
     return new Promise((resolve, reject) => {
-      const db = new sqlite3.Database(path, (err) => (err ? reject(err) : resolve(new Db(db, path))));
-    });
-  }
-
-  run(sql: string, params: readonly SqlValue[] = []): Promise<{ changes: number; lastID: number }> {
-    return new Promise((resolve, reject) => {
-      this.db.run(sql, params, function (this: sqlite3.RunResult, err: Error | null) {
-        if (err) reject(err);
-        else resolve({ changes: this.changes, lastID: this.lastID });
+      const db = new sqlite3.Database(path, (err) => {
+        if (err) return reject(err);
+        db.serialize();
+        resolve(new Db(db, path));
       });
     });
   }
 
+  /** Standalone statements wait for open transactions; the inside handle never waits. */
+  private when<T>(op: () => Promise<T>): Promise<T> {
+    return this.open > 0 && this.inside !== this ? this.chain.then(op) : op();
+  }
+
+  run(sql: string, params: readonly SqlValue[] = []): Promise<{ changes: number; lastID: number }> {
+    return this.when(
+      () =>
+        new Promise((resolve, reject) => {
+          this.db.run(sql, params, function (this: sqlite3.RunResult, err: Error | null) {
+            if (err) reject(err);
+            else resolve({ changes: this.changes, lastID: this.lastID });
+          });
+        }),
+    );
+  }
+
   all<T>(sql: string, params: readonly SqlValue[] = []): Promise<T[]> {
-    return new Promise((resolve, reject) => {
-      this.db.all(sql, params, (err, rows) => (err ? reject(err) : resolve(rows as T[])));
-    });
+    return this.when(
+      () =>
+        new Promise((resolve, reject) => {
+          this.db.all(sql, params, (err, rows) => (err ? reject(err) : resolve(rows as T[])));
+        }),
+    );
   }
 
   get<T>(sql: string, params: readonly SqlValue[] = []): Promise<T | undefined> {
-    return new Promise((resolve, reject) => {
-      this.db.get(sql, params, (err, row) => (err ? reject(err) : resolve(row as T | undefined)));
-    });
+    return this.when(
+      () =>
+        new Promise((resolve, reject) => {
+          this.db.get(sql, params, (err, row) => (err ? reject(err) : resolve(row as T | undefined)));
+        }),
+    );
   }
 
   exec(sql: string): Promise<void> {
-    return new Promise((resolve, reject) => this.db.exec(sql, (err) => (err ? reject(err) : resolve())));
+    return this.when(
+      () => new Promise((resolve, reject) => this.db.exec(sql, (err) => (err ? reject(err) : resolve()))),
+    );
   }
 
   /** Run `fn` inside BEGIN IMMEDIATE … COMMIT; rolls back if it throws. Serialised per connection. */
   transaction<T>(fn: (db: Db) => Promise<T>): Promise<T> {
+    if (this.inside === this) return Promise.reject(new Error('nested transaction on one SQLite connection'));
+    const tx = this.inside;
+    this.open++;
     const next = this.chain.then(async () => {
-      await this.exec('BEGIN IMMEDIATE');
+      await tx.exec('BEGIN IMMEDIATE');
       try {
-        const result = await fn(this);
-        await this.exec('COMMIT');
+        const result = await fn(tx);
+        await tx.exec('COMMIT');
         return result;
       } catch (err) {
-        await this.exec('ROLLBACK').catch(() => undefined);
+        await tx.exec('ROLLBACK').catch(() => undefined);
         throw err;
       }
     });
-    this.chain = next.catch(() => undefined);
+    this.chain = next.catch(() => undefined).finally(() => this.open--);
     return next;
   }
 
