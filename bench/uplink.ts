@@ -5,7 +5,9 @@
  * 2. Drain: a backlog of readings from the outbox through the Uplink (QoS 1, default window, rows
  *    deleted on PUBACK) vs a raw mqtt.js QoS 1 publisher sending the same payloads to the same broker.
  * 3. End to end: readings/s from a gateway's outbox into the fleet store vs raw broker pass-through
- *    (mqtt.js publisher → broker → mqtt.js QoS 1 subscriber) on the same broker software.
+ *    (mqtt.js publisher → broker → mqtt.js QoS 1 subscriber) on the same broker software. The
+ *    sending side runs in its own process on both sides (bench/uplink/peer.ts), as a gateway is
+ *    another machine; the fleet (with aedes embedded) and the raw subscriber run in this one.
  * 4. The fleet store alone: the same telemetry messages through `FleetStore.apply` in groups of 16
  *    (what the group commit sees) vs a bare multi-row INSERT of the same readings into a table with
  *    no index and the same sync setting: how close the store is to SQLite's own ceiling here.
@@ -18,6 +20,7 @@
  */
 import { Aedes } from 'aedes';
 import mqtt from 'mqtt';
+import { fork, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,23 +35,15 @@ import { startFleet } from '../fleet/src/main.js';
 import { SqliteFleetStore, type UplinkMessage } from '../fleet/src/store.js';
 import { freePort, Mosquitto } from '../test/e2e/loss/harness.js';
 import { printTable, type Row } from './table.js';
+import { BATCH, rawPayloads, readings } from './uplink/payloads.js';
+import type { PeerCommand } from './uplink/peer.js';
 
 const ROWS = Number(process.env.BENCH_ROWS ?? 100_000);
 const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 3));
-const BATCH = 500;
 const log = createLogger({ level: 'error' });
 const work = mkdtempSync(join(tmpdir(), 'citygate-bench-uplink-'));
 let n = 0;
 const path = (name: string) => join(work, `${++n}-${name}`);
-
-const reading = (i: number) => ({
-  device: 'meter-1',
-  point: `p${i % 8}`,
-  value: i * 0.5,
-  unit: 'kWh',
-  ts: 1_763_856_000_000 + i,
-});
-const readings = (from: number, count: number) => Array.from({ length: count }, (_, i) => reading(from + i));
 
 async function fill(o: Outbox, rows: number): Promise<void> {
   for (let i = 0; i < rows; i += BATCH) await o.putReadings(readings(i, Math.min(BATCH, rows - i)));
@@ -111,27 +106,6 @@ async function outboxWrites(): Promise<Row> {
   };
 }
 
-/** The payloads the uplink would send, pre-serialised, for the raw publisher. */
-function rawPayloads(gw: string, rows: number): string[] {
-  const out: string[] = [];
-  for (let i = 0, seq = 1; i < rows; i += BATCH, seq++) {
-    const rs = readings(i, Math.min(BATCH, rows - i)).map((r, j) => ({ ...r, id: i + j + 1 }));
-    out.push(
-      JSON.stringify({
-        v: 1,
-        gateway: gw,
-        epoch: '0123456789abcdef',
-        session: 1,
-        seq,
-        sentAt: Date.now(),
-        evicted: { telemetry: 0, events: 0 },
-        readings: rs,
-      }),
-    );
-  }
-  return out;
-}
-
 async function rawPublish(url: string, clientId: string, payloads: string[], topic: string): Promise<number> {
   const t0 = performance.now();
   const c = await mqtt.connectAsync(url, { clientId, protocolVersion: 4, reconnectPeriod: 0 });
@@ -185,19 +159,42 @@ async function plainAedes(): Promise<{ url: string; close(): Promise<void> }> {
   };
 }
 
+/** The gateway side in its own process (bench/uplink/peer.ts), prepared and waiting for `go`. */
+async function peer(c: PeerCommand): Promise<{ go(): void; finished: Promise<void> }> {
+  const p: ChildProcess = fork(join(import.meta.dirname, 'uplink', 'peer.ts'), [], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const next = () =>
+    new Promise<void>((resolve, reject) => {
+      const exit = (code: number | null) => reject(new Error(`bench peer exited with ${code}`));
+      p.once('exit', exit);
+      p.once('message', (m: { error?: string }) => {
+        p.off('exit', exit);
+        if (m.error) reject(new Error(`bench peer: ${m.error}`));
+        else resolve();
+      });
+    });
+  p.send(c);
+  await next(); // ready
+  const finished = next(); // done
+  finished.catch(() => undefined);
+  return { go: () => p.send({ cmd: 'go' } satisfies PeerCommand), finished };
+}
+
 async function passThrough(url: string): Promise<number> {
   const topic = 'citygate/v1/gw-raw/telemetry';
   const sub = await mqtt.connectAsync(url, { clientId: 'raw-sub', protocolVersion: 4, reconnectPeriod: 0 });
   await sub.subscribeAsync(topic, { qos: 1 });
-  const payloads = rawPayloads('gw-raw', ROWS);
+  const messages = Math.ceil(ROWS / BATCH);
   let got = 0;
-  const done = new Promise<void>((resolve) =>
-    sub.on('message', () => ++got === payloads.length && resolve()),
-  );
+  const done = new Promise<void>((resolve) => sub.on('message', () => ++got === messages && resolve()));
+  const pub = await peer({ cmd: 'raw', url, gw: 'gw-raw', rows: ROWS, topic });
   const t0 = performance.now();
-  await rawPublish(url, 'gw-raw', payloads, topic);
+  pub.go();
   await done;
   const s = (performance.now() - t0) / 1000;
+  await pub.finished;
   await sub.endAsync();
   return s;
 }
@@ -210,25 +207,21 @@ async function endToEnd(
   },
   gw: string,
 ): Promise<number> {
-  const o = await Outbox.open(path('e2e.db'));
+  const file = path('e2e.db');
+  const o = await Outbox.open(file);
   await fill(o, ROWS);
-  const up = new Uplink(
-    { gatewayId: gw, mqttUrl: fleetUrl, version: 'bench', backlogRowsPerSec: Infinity, batchSize: BATCH },
-    o,
-    realClock,
-    log,
-  );
+  await o.close();
+  const gateway = await peer({ cmd: 'uplink', outbox: file, url: fleetUrl, gw, rows: ROWS });
   // The ingest counts readings once their transaction committed; watching that counter (not the
   // database) keeps the clock from competing with the ingest for SQLite.
   const before = fleet.ingest.stats.readings;
   const t0 = performance.now();
-  up.start();
+  gateway.go();
   while (fleet.ingest.stats.readings - before < ROWS) await new Promise((r) => setTimeout(r, 1));
   const s = (performance.now() - t0) / 1000;
+  await gateway.finished;
   const stored = (await fleet.store.getGateway(gw))?.readings ?? 0;
   if (stored !== ROWS) throw new Error(`end to end: ${stored} readings stored for ${gw}, expected ${ROWS}`);
-  await up.stop();
-  await o.close();
   return s;
 }
 
