@@ -2,7 +2,7 @@
  * Bench child: the gateway side of the end-to-end measurement in its own process, as in the field
  * (a gateway is another machine), so it does not share the fleet's JavaScript thread. Either our
  * Uplink draining an already filled outbox, or a raw mqtt.js QoS 1 publisher of the same payloads.
- * Protocol (IPC): prepare → `ready`; `go` → runs → `done` with its own seconds; then exits.
+ * Protocol (IPC): prepare → `ready`; `go` → runs → `done` with its own seconds and CPU seconds; exits.
  */
 import mqtt from 'mqtt';
 import { realClock } from '../../common/clock.js';
@@ -60,8 +60,10 @@ process.on('message', (m: PeerCommand) => {
     try {
       if (m.cmd === 'go') {
         const t0 = performance.now();
+        const cpu0 = process.cpuUsage();
         await run!();
-        send({ done: (performance.now() - t0) / 1000 });
+        const cpu = process.cpuUsage(cpu0);
+        send({ done: (performance.now() - t0) / 1000, cpu: (cpu.user + cpu.system) / 1e6 });
         process.exit(0);
       }
       run = m.cmd === 'uplink' ? await uplink(m) : await raw(m);

@@ -200,6 +200,11 @@ export class Mosquitto {
     return `mqtt://127.0.0.1:${this.port}`;
   }
 
+  /** The running broker's process id (benchmarks read its CPU time from /proc). */
+  get pid(): number | undefined {
+    return this.proc?.pid;
+  }
+
   async start(): Promise<void> {
     const proc = spawn('mosquitto', ['-c', join(this.dir, 'mosquitto.conf')], {
       stdio: ['ignore', 'ignore', 'pipe'],
