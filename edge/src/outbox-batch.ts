@@ -1,14 +1,20 @@
-/** The outbox's units: items put, rows taken, batches carried by one MQTT message, and what is in flight. */
+/**
+ * The outbox's units: items put, rows taken, batches carried by one MQTT message, and what is in flight.
+ * A telemetry row is a block of readings (outbox-blocks.ts); an alarm or event row is one item.
+ */
 import { RANK, type OutboxChannel, type OutboxClass } from './outbox-classes.js';
 
-/** One thing to send; `key` groups telemetry of one point for downsampling (`device.point`). */
+/**
+ * One thing to send. `key` is stored with alarm and event rows; telemetry is grouped for downsampling
+ * by its body's `device.point` (a block row holds readings of many points).
+ */
 export interface OutboxItem {
   body: Record<string, unknown>;
   ts: number;
   key?: string;
 }
 
-/** A taken row: `json` is the body as stored (the uplink splices it into payloads unparsed). */
+/** A taken item (an event row, or one reading of a parsed batch): `json` is its body without id and ts. */
 export class OutboxRow {
   constructor(
     readonly id: number,
@@ -23,8 +29,9 @@ export class OutboxRow {
 
 /**
  * What one MQTT message carries: rows of one channel, in id order — every row of its class with an id
- * in [first, last]. Telemetry and alarm batches come as `items`, the UTF-8 bytes of the wire items (`id` and `ts`
- * spliced in by SQLite, so no per-row objects are made); `rows` parses them when needed.
+ * in [first, last] (row ids), `count` items in all (readings for telemetry). Telemetry and alarm batches
+ * come as `items`, the UTF-8 bytes of the wire items (`id` and `ts` in them, so no per-item objects are
+ * made); `rows` parses them into items when needed.
  */
 export class OutboxBatch {
   constructor(
@@ -67,6 +74,7 @@ export class InFlight {
   clear(): void {
     this.batches.clear();
   }
+  /** Items in flight (readings, not telemetry rows). */
   rows(): number {
     let n = 0;
     for (const b of this.batches) n += b.count;

@@ -21,11 +21,14 @@ export const CLASS_OF: Record<OutboxChannel, OutboxClass> = {
 /** Channels batching many items per message; the others send one item per message. */
 export const BATCHED: ReadonlySet<OutboxChannel> = new Set(['telemetry', 'events', 'alarms']);
 
-/** Bytes per class (body + a per-row estimate of SQLite's overhead), what the disk budget counts. */
+/**
+ * Bytes per class (bodies + a per-item estimate of SQLite's overhead), what the disk budget counts. Per
+ * item, not per row, whatever the telemetry blocks: the budget means the same as before blocks.
+ */
 export const ROW_OVERHEAD = 48;
 
 export interface OutboxBudget {
-  /** Bytes of telemetry rows; over it, the oldest telemetry is thinned out, then dropped. */
+  /** Bytes of telemetry; over it, the oldest telemetry is thinned out, then dropped. */
   telemetry?: number;
   /** Bytes of event-class rows; over it, the oldest events are dropped. */
   events?: number;
@@ -34,19 +37,21 @@ export interface OutboxBudget {
 }
 
 export interface ClassHealth {
+  /** Items (readings, events, alarms) not yet confirmed, not rows. */
   depth: number;
   bytes: number;
-  /** Age (ms) of the oldest unsent row, by its own timestamp; 0 when empty. */
+  /** Age (ms) of the oldest unsent item, by its own timestamp; 0 when empty. */
   oldestAgeMs: number;
 }
 
 export interface OutboxHealth {
   classes: Record<OutboxClass, ClassHealth>;
+  /** Items taken and not yet confirmed. */
   inFlight: number;
   evicted: { telemetry: number; events: number };
-  /** Rows refused because the disk was full and nothing could be evicted (never alarms: those wait in memory). */
+  /** Items refused because the disk was full and nothing could be evicted (never alarms: those wait in memory). */
   rejected: number;
-  /** Alarm/event rows waiting in memory for disk space. */
+  /** Alarm/event items waiting in memory for disk space. */
   heldInMemory: number;
   diskFull: boolean;
 }

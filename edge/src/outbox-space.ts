@@ -9,7 +9,8 @@ import {
   type OutboxChannel,
   type OutboxClass,
 } from './outbox-classes.js';
-import { evictEvents, evictTelemetry, wireItem } from './outbox-sql.js';
+import { toBlocks } from './outbox-blocks.js';
+import { evictEvents, evictTelemetry, type Gone } from './outbox-sql.js';
 import type { InFlight, OutboxItem, OutboxOptions } from './outbox.js';
 
 export const isDiskFull = (err: unknown): boolean => {
@@ -24,7 +25,9 @@ export const isDiskFull = (err: unknown): boolean => {
 
 /**
  * The outbox's disk space: what each class holds, the budget and its evictions, and what to do
- * when the disk is full. Runs inside the outbox's operation queue (`serial`).
+ * when the disk is full. Runs inside the outbox's operation queue (`serial`). Counts are items
+ * (readings, events, alarms), not rows: a telemetry row is a block of readings (outbox-blocks.ts);
+ * bytes are the items' bodies plus ROW_OVERHEAD per item, whatever the blocks.
  */
 export class OutboxSpace {
   readonly bytes: Record<OutboxClass, number> = { alarm: 0, event: 0, telemetry: 0 };
@@ -33,9 +36,11 @@ export class OutboxSpace {
   rejected = 0;
   diskFull = false;
   /**
-   * The highest row id handed out. Ids are assigned here (inside the queue) rather than by SQLite, so
-   * telemetry bodies can carry their id; the table keeps AUTOINCREMENT, so `sqlite_sequence` follows.
-   * Ids of a rolled-back insert are skipped, never reused within a run (nobody saw them anyway).
+   * The highest id handed out, to a reading or a row (a telemetry row's id is its last reading's).
+   * Ids are assigned here (inside the queue) rather than by SQLite, so telemetry bodies can carry their
+   * id; the table keeps AUTOINCREMENT, so `sqlite_sequence` follows in the same transaction and no id
+   * is ever handed out twice. Ids of a rolled-back insert are skipped, never reused within a run
+   * (nobody saw them anyway).
    */
   lastId = 0;
   held: { channel: OutboxChannel; items: readonly OutboxItem[] }[] = [];
@@ -53,7 +58,7 @@ export class OutboxSpace {
   async recount(): Promise<void> {
     for (const c of CLASSES) this.bytes[c] = this.count[c] = 0;
     const rows = await this.db.all<{ cls: number; n: number; b: number }>(
-      'SELECT cls, COUNT(*) AS n, SUM(bytes) AS b FROM outbox GROUP BY cls',
+      'SELECT cls, SUM(n) AS n, SUM(bytes) AS b FROM outbox GROUP BY cls',
     );
     for (const r of rows) {
       const c = CLASSES[r.cls]!;
@@ -71,12 +76,12 @@ export class OutboxSpace {
     this.lastId = Math.max(this.lastId, seq?.m ?? 0);
   }
 
-  /** Account for deleted rows: `rows` rows of class rank `cls` whose bodies took `bytes`. */
-  forget(groups: readonly { cls: number; rows: number; bytes: number }[]): void {
+  /** Account for deleted items: `readings` items of class rank `cls` whose bodies took `bytes`. */
+  forget(groups: readonly Gone[]): void {
     for (const g of groups) {
       const c = CLASSES[g.cls]!;
-      this.count[c] -= g.rows;
-      this.bytes[c] -= g.bytes + g.rows * ROW_OVERHEAD;
+      this.count[c] -= g.readings;
+      this.bytes[c] -= g.bytes + g.readings * ROW_OVERHEAD;
     }
   }
 
@@ -190,12 +195,13 @@ export class OutboxSpace {
 
   private async insert(channel: OutboxChannel, items: readonly OutboxItem[]): Promise<void> {
     const cls = CLASS_OF[channel];
+    if (cls === 'telemetry') return this.insertBlocks(items);
     let bytes = 0;
     let id = this.lastId;
     const rows: SqlValue[][] = items.map((i) => {
       let ts = i.ts;
       let b = i.body;
-      if (channel !== 'telemetry' && 'ts' in b) {
+      if ('ts' in b) {
         // The row's ts is the item's own time; the wire carries it once, beside the id.
         const { ts: own, ...rest } = b;
         if (typeof own === 'number') ts = own;
@@ -203,10 +209,7 @@ export class OutboxSpace {
       }
       const body = JSON.stringify(b);
       bytes += body.length;
-      id++;
-      // Telemetry is stored in wire form (id and ts spliced in): taking a batch only joins bodies.
-      const stored = cls === 'telemetry' ? wireItem(body, id, ts) : body;
-      return [id, RANK[cls], channel, i.key ?? null, stored, ts, body.length];
+      return [++id, RANK[cls], channel, i.key ?? null, body, ts, body.length];
     });
     this.lastId = id;
     await this.db.transaction((db) =>
@@ -216,23 +219,38 @@ export class OutboxSpace {
     this.bytes[cls] += bytes + rows.length * ROW_OVERHEAD;
   }
 
+  /** Readings as block rows in wire form (id and ts spliced in): taking a batch only joins bodies. */
+  private async insertBlocks(items: readonly OutboxItem[]): Promise<void> {
+    const { rows, lastId } = toBlocks(items, this.lastId);
+    this.lastId = lastId;
+    await this.db.transaction((db) =>
+      db.insertMany(
+        'INSERT INTO outbox (id, cls, n, channel, body, ts, bytes)',
+        7,
+        rows.map((r) => [r.id, RANK.telemetry, r.n, 'telemetry', r.body, r.ts, r.bytes]),
+      ),
+    );
+    this.count.telemetry += items.length;
+    this.bytes.telemetry += rows.reduce((s, r) => s + r.bytes, 0) + items.length * ROW_OVERHEAD;
+  }
+
   private total(): number {
     return this.bytes.alarm + this.bytes.event + this.bytes.telemetry;
   }
 
-  /** Evict about `rows` rows of a class (thinning telemetry first); returns how many went. */
-  private async evict(cls: 'telemetry' | 'event', rows: number): Promise<number> {
-    const n = Math.max(64, Math.ceil(rows));
+  /** Evict about `items` items of a class (thinning telemetry first); returns how many went. */
+  private async evict(cls: 'telemetry' | 'event', items: number): Promise<number> {
+    const n = Math.max(64, Math.ceil(items));
     const gone =
       cls === 'telemetry'
         ? await evictTelemetry(this.db, n, this.inflight)
         : await evictEvents(this.db, n, this.inflight);
-    this.forget(gone.map((g) => ({ cls: g.cls, rows: 1, bytes: g.bytes })));
+    this.forget(gone);
     const counter = cls === 'telemetry' ? 'telemetry' : 'events';
-    this.evicted[counter] += gone.length;
-    if (gone.length)
-      this.opts.log?.warn(`outbox evicted ${gone.length} ${counter} row(s) (budget or disk full)`);
-    return gone.length;
+    const went = gone.reduce((s, g) => s + g.readings, 0);
+    this.evicted[counter] += went;
+    if (went) this.opts.log?.warn(`outbox evicted ${went} ${counter} item(s) (budget or disk full)`);
+    return went;
   }
 
   private async enforceBudget(): Promise<void> {

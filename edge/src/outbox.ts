@@ -2,18 +2,12 @@ import { randomBytes } from 'node:crypto';
 import { realClock, type Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/log.js';
 import { Db } from '../../common/sqlite.js';
-import {
-  BATCHED,
-  CLASSES,
-  RANK,
-  type OutboxBudget,
-  type OutboxChannel,
-  type OutboxHealth,
-} from './outbox-classes.js';
-import { INDEXES, migrate, SCHEMA, SPLICE_ID_TS } from './outbox-sql.js';
+import { CLASSES, RANK, type OutboxBudget, type OutboxChannel, type OutboxHealth } from './outbox-classes.js';
+import { INDEXES, migrate, SCHEMA, type Gone } from './outbox-sql.js';
 import { OutboxSpace } from './outbox-space.js';
 import { finiteReadings, validateItems } from './outbox-validate.js';
-import { InFlight, OutboxBatch, OutboxRow, type OutboxItem } from './outbox-batch.js';
+import { InFlight, type OutboxBatch, type OutboxItem } from './outbox-batch.js';
+import { takeAlarms, takeEvents, takeTelemetry } from './outbox-take.js';
 
 export * from './outbox-classes.js';
 export * from './outbox-batch.js';
@@ -31,7 +25,10 @@ export interface OutboxOptions {
 /**
  * Store-and-forward outbox on SQLite: put → take a batch → confirm (delete) only after the broker
  * acknowledged. WAL with synchronous=FULL: a committed row survives power loss (docs/architecture.md).
- * AUTOINCREMENT ids are never reused, so (epoch, id) identifies a row for the fleet's dedupe forever.
+ * Telemetry is stored in blocks: one row per put chunk of up to BLOCK readings (outbox-blocks.ts).
+ * Every reading, event and alarm gets an id that is never reused (AUTOINCREMENT ids; a block's row id
+ * is its last reading's id), so (epoch, id) identifies an item for the fleet's dedupe forever. Counts
+ * (depth, in flight, evicted, rejected, batch `count`) are items; `first`/`last` are row ids.
  *
  * Every database operation runs through one queue (`serial`), so a reader never sees another
  * operation's uncommitted rows. Per session, rows are taken once: alarms, then events, then live
@@ -131,148 +128,58 @@ export class Outbox {
 
   /**
    * The next batch to publish, or undefined. Alarms, then events, then live telemetry, then up to
-   * `backlogRows` rows of telemetry backlog. Taken rows stay in flight until confirmed.
+   * `backlogRows` readings of telemetry backlog. Taken rows stay in flight until confirmed. A batch
+   * holds at most `maxRows` items, except a telemetry block larger than that, which goes alone.
    */
   take(maxRows: number, backlogRows = Infinity): Promise<OutboxBatch | undefined> {
     return this.takeMany(maxRows, 1, backlogRows).then((b) => b[0]);
   }
 
   /**
-   * Up to `maxBatches` batches of the same stream at once, in order (one SQLite statement, one
-   * snapshot): several batches of live telemetry or of backlog, but only ever one alarm or event
-   * batch, so a class never overtakes a more urgent one. `backlogRows` bounds all backlog rows.
+   * Up to `maxBatches` batches of the same stream at once, in order (one snapshot for the items):
+   * several batches of live telemetry or of backlog, but only ever one alarm or event batch, so a
+   * class never overtakes a more urgent one. `backlogRows` bounds all backlog readings (the first
+   * block is taken even when larger, so a small allowance never stalls the backlog).
    */
   takeMany(maxRows: number, maxBatches: number, backlogRows = Infinity): Promise<OutboxBatch[]> {
     return this.serial(async () => {
-      if (this.space.count.alarm > 0) {
-        const [b] = await this.aggregate(
-          'alarm',
-          this.cursor.alarm,
-          Infinity,
-          Math.min(maxRows, 1000),
-          1,
-          false,
-        );
-        if (b) return ((this.cursor.alarm = b.last), [b]);
-      }
-      if (this.space.count.event > 0) {
-        const b = await this.selectEvents(this.cursor.event, Math.min(maxRows, 1000));
-        if (b) return ((this.cursor.event = b.last), [b]);
-      }
-      if (this.space.count.telemetry === 0) return [];
-      const batches = Math.max(1, Math.floor(maxBatches));
-      // Ids are handed out in this queue: nothing above the live cursor means no live rows to look for.
-      const live =
-        this.space.lastId > this.cursor.live
-          ? await this.aggregate('telemetry', this.cursor.live, Infinity, maxRows, batches, false)
-          : [];
-      if (live.length) return ((this.cursor.live = live.at(-1)!.last), live);
-      const n = Math.min(maxRows * batches, Math.floor(backlogRows));
-      if (n < 1 || this.cursor.telemetry >= this.boundary) return [];
-      const back = await this.aggregate(
-        'telemetry',
-        this.cursor.telemetry,
-        this.boundary,
-        Math.min(maxRows, n),
-        Math.ceil(n / Math.min(maxRows, n)),
-        true,
-        n,
-      );
-      this.cursor.telemetry = back.length ? back.at(-1)!.last : this.boundary;
-      return back;
+      const taken = await this.next(maxRows, maxBatches, backlogRows);
+      for (const b of taken) this.inflight.add(b);
+      return taken;
     });
   }
 
-  /**
-   * One class with a single channel: SQLite joins the wire items of each batch in one row (telemetry
-   * bodies are stored in wire form; alarm bodies get their id and ts spliced in here), one UNION ALL
-   * branch per batch, so several batches come from one statement and one snapshot. Each inner
-   * ORDER BY … LIMIT runs as a co-routine that feeds its aggregate in id order; an ORDER BY inside
-   * group_concat would sort the rows a second time (the fleet does not depend on item order anyway).
-   */
-  private async aggregate(
-    cls: 'alarm' | 'telemetry',
-    after: number,
-    upTo: number,
-    perBatch: number,
-    batches: number,
-    backlog: boolean,
-    total = perBatch * batches,
-  ): Promise<OutboxBatch[]> {
-    // One branch per batch over the same snapshot: rows [i·perBatch, …) after the cursor, in id order.
-    const branches: string[] = [];
-    const params: number[] = [];
-    const end = Number.isFinite(upTo) ? upTo : Number.MAX_SAFE_INTEGER;
-    for (let i = 0, left = total; i < batches && left > 0; i++, left -= perBatch) {
-      branches.push(
-        `SELECT ${i} AS k, COUNT(*) AS n, MIN(id) AS first, MAX(id) AS last, SUM(bytes) AS bytes,
-           CAST(group_concat(${cls === 'telemetry' ? 'body' : SPLICE_ID_TS}, ',') AS BLOB) AS items
-         FROM (SELECT id, body, ts, bytes FROM outbox WHERE cls = ${RANK[cls]} AND id > ? AND id <= ?
-               ORDER BY id LIMIT ? OFFSET ?)`,
-      );
-      params.push(after, end, Math.min(perBatch, left), i * perBatch);
+  /** The batches `takeMany` hands out (inside the queue), cursors moved past them. */
+  private async next(maxRows: number, maxBatches: number, backlogRows: number): Promise<OutboxBatch[]> {
+    if (this.space.count.alarm > 0) {
+      const b = await takeAlarms(this.db, this.cursor.alarm, Math.min(maxRows, 1000));
+      if (b) return ((this.cursor.alarm = b.last), [b]);
     }
-    const rows = await this.db.all<{
-      k: number;
-      n: number;
-      first: number;
-      last: number;
-      bytes: number;
-      items: Buffer | null;
-    }>(branches.join(' UNION ALL '), params);
-    rows.sort((a, b) => a.k - b.k);
-    const channel = cls === 'alarm' ? 'alarms' : 'telemetry';
-    const out: OutboxBatch[] = [];
-    for (const r of rows) {
-      if (r.n === 0) break;
-      const b = new OutboxBatch(
-        channel,
-        cls,
-        backlog,
-        r.first,
-        r.last,
-        r.n,
-        r.bytes,
-        r.items ?? undefined,
-        undefined,
-      );
-      this.inflight.add(b);
-      out.push(b);
+    if (this.space.count.event > 0) {
+      const b = await takeEvents(this.db, this.cursor.event, Math.min(maxRows, 1000));
+      if (b) return ((this.cursor.event = b.last), [b]);
     }
-    return out;
-  }
-
-  /** The event class mixes channels: rows of the first one (one row for single-item channels). */
-  private async selectEvents(after: number, limit: number): Promise<OutboxBatch | undefined> {
-    const rows = await this.db.all<{
-      id: number;
-      channel: OutboxChannel;
-      body: string;
-      ts: number;
-      bytes: number;
-    }>(
-      `SELECT id, channel, body, ts, bytes FROM outbox WHERE cls = ${RANK.event} AND id > ? ORDER BY id LIMIT ?`,
-      [after, limit],
+    if (this.space.count.telemetry === 0) return [];
+    const batches = Math.max(1, Math.floor(maxBatches));
+    // Ids are handed out in this queue: nothing above the live cursor means no live rows to look for.
+    const live =
+      this.space.lastId > this.cursor.live
+        ? await takeTelemetry(this.db, this.cursor.live, Infinity, maxRows, batches, false)
+        : [];
+    if (live.length) return ((this.cursor.live = live.at(-1)!.last), live);
+    const n = Math.min(maxRows * batches, Math.floor(backlogRows));
+    if (n < 1 || this.cursor.telemetry >= this.boundary) return [];
+    const back = await takeTelemetry(
+      this.db,
+      this.cursor.telemetry,
+      this.boundary,
+      maxRows,
+      batches,
+      true,
+      n,
     );
-    if (rows.length === 0) return undefined;
-    const channel = rows[0]!.channel;
-    let end = rows.findIndex((r) => r.channel !== channel);
-    if (end < 0) end = rows.length;
-    if (!BATCHED.has(channel)) end = 1;
-    const taken = rows.slice(0, end);
-    const b = new OutboxBatch(
-      channel,
-      'event',
-      false,
-      taken[0]!.id,
-      taken.at(-1)!.id,
-      taken.length,
-      taken.reduce((n, r) => n + r.bytes, 0),
-      undefined,
-      taken.map((r) => new OutboxRow(r.id, r.ts, r.body)),
-    );
-    this.inflight.add(b);
-    return b;
+    this.cursor.telemetry = back.length ? back.at(-1)!.last : this.boundary;
+    return back;
   }
 
   /**
@@ -285,8 +192,8 @@ export class Outbox {
    * takes the next batch on another: a take reads its own WAL snapshot and only rows above its
    * cursors, never rows being confirmed; eviction leaves in-flight rows alone, and a batch stays
    * in flight until its delete committed. Two writers (a put and a delete) wait for each other
-   * through SQLite's lock (busy_timeout). Counting again, when a delete removed fewer rows than
-   * expected, goes through the queue.
+   * through SQLite's lock (busy_timeout). The delete returns what it removed (`RETURNING`: a few
+   * rows per batch, blocks), so the counts follow exactly, also for a batch confirmed twice.
    */
   confirm(batch: OutboxBatch): Promise<void> {
     this.pendingConfirm.push(batch);
@@ -301,16 +208,22 @@ export class Outbox {
           throw new Error(`bad batch range ${first}..${last}`);
         return `(cls = ${cls} AND id BETWEEN ${first} AND ${last})`;
       });
-      let r: { changes: number };
+      let gone: { cls: number; n: number; bytes: number }[];
       try {
-        r = await this.deletes.run(`DELETE FROM outbox WHERE ${ranges.join(' OR ')}`);
+        gone = await this.deletes.all(
+          `DELETE FROM outbox WHERE ${ranges.join(' OR ')} RETURNING cls, n, bytes`,
+        );
       } finally {
         for (const b of batches) this.inflight.delete(b);
       }
-      // Confirmed twice (a re-sent batch), or rows evicted meanwhile: count again.
-      if (r.changes === batches.reduce((n, b) => n + b.count, 0))
-        this.space.forget(batches.map((b) => ({ cls: RANK[b.cls], rows: b.count, bytes: b.bytes })));
-      else await this.serial(() => this.space.recount());
+      // What was deleted, exactly: nothing for a batch confirmed twice (re-sent) or evicted meanwhile.
+      const forget = new Map<number, Gone>();
+      for (const g of gone) {
+        const f = forget.get(g.cls) ?? forget.set(g.cls, { cls: g.cls, readings: 0, bytes: 0 }).get(g.cls)!;
+        f.readings += g.n;
+        f.bytes += g.bytes;
+      }
+      this.space.forget([...forget.values()]);
       if (this.space.held.length) await this.serial(() => this.space.flushHeld());
     });
     this.confirmQueued = run;

@@ -1,6 +1,7 @@
 /**
- * Token bucket for the telemetry backlog: `rate` rows per second, at most `burst` at once. Live
- * rows never wait for it; it only keeps a days-long backlog from saturating a thin link.
+ * Token bucket for the telemetry backlog: `rate` readings per second, at most `burst` at once (the
+ * name is older than telemetry blocks: a token is a reading, not an outbox row). Live readings never
+ * wait for it; it only keeps a days-long backlog from saturating a thin link.
  */
 export class RowRate {
   private tokens: number;
@@ -26,7 +27,7 @@ export class RowRate {
     if (Number.isFinite(this.rate)) this.tokens -= n;
   }
 
-  /** Milliseconds until `n` rows are available. */
+  /** Milliseconds until `n` readings are available. */
   waitMs(n: number): number {
     if (!Number.isFinite(this.rate)) return 0;
     return Math.max(1, Math.ceil(((n - this.tokens) * 1000) / this.rate));

@@ -18,11 +18,11 @@ export interface UplinkOptions {
   username?: string;
   password?: string;
   version: string;
-  /** Rows per telemetry message (default 500). */
+  /** Readings per telemetry message, at most (default 500); messages carry whole outbox blocks. */
   batchSize?: number;
   /** Messages published and not yet acknowledged (default 16). */
   window?: number;
-  /** Telemetry backlog rows per second (default 2000; Infinity = no limit). Live rows are never limited. */
+  /** Telemetry backlog readings per second (default 2000; Infinity = no limit). Live readings are never limited. */
   backlogRowsPerSec?: number;
   minRetryMs?: number;
   maxRetryMs?: number;
@@ -35,7 +35,7 @@ export interface UplinkAck {
   channel: OutboxBatch['channel'];
   session: number;
   seq: number;
-  /** The rows it carried: every row of its class with an id in [first, last]. */
+  /** The rows it carried: every row of its class with an id in [first, last]; `count` items (readings). */
   first: number;
   last: number;
   count: number;

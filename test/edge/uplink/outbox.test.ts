@@ -35,7 +35,8 @@ describe('outbox', () => {
 
   it('sends alarms, then events, then live telemetry, then the backlog, each in order', async () => {
     const o = await Outbox.open(join(dir(), 'o.db'));
-    await o.putReadings(readings(50));
+    // Five puts, five blocks of 10: a batch carries whole blocks, up to its size in readings.
+    for (let i = 0; i < 50; i += 10) await o.putReadings(readings(10, i));
     await o.put('events', [{ body: { type: 'device-offline', device: 'light-1' }, ts: 5 }]);
     await o.put('cmd/res', [{ body: { tx: 'a1', status: 'ok' }, ts: 6 }]);
     await o.put('alarms', [alarm(1), alarm(2)]);
@@ -59,7 +60,7 @@ describe('outbox', () => {
 
   it('limits the backlog per take, never live rows, and re-sends everything unconfirmed next session', async () => {
     const o = await Outbox.open(join(dir(), 'o.db'));
-    await o.putReadings(readings(30));
+    for (let i = 0; i < 30; i += 10) await o.putReadings(readings(10, i)); // three blocks of 10
     await o.beginSession();
     expect(await o.take(500, 0)).toBeUndefined();
     const first = (await o.take(500, 10))!;
