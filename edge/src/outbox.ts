@@ -34,8 +34,15 @@ export interface OutboxOptions {
  * operation's uncommitted rows. Per session, rows are taken once: alarms, then events, then live
  * telemetry (ids above the session's boundary), then the telemetry backlog, each class in id order.
  */
+/** Telemetry puts waiting for their turn in the queue, committed together. */
+interface TelemetryGroup {
+  items: OutboxItem[];
+  done: Promise<void>;
+}
+
 export class Outbox {
   private lock: Promise<unknown> = Promise.resolve();
+  private telemetryGroup: TelemetryGroup | undefined;
   private readonly inflight = new InFlight();
   private boundary = 0;
   private readonly cursor = { alarm: 0, event: 0, telemetry: 0, live: 0 };
@@ -113,7 +120,27 @@ export class Outbox {
         return Promise.reject(err as Error);
       }
     }
+    if (channel === 'telemetry') return this.putTelemetry(items);
     return this.serial(() => this.space.store(channel, items));
+  }
+
+  /**
+   * Group commit for telemetry: puts that arrive while the queue is busy wait together and go into
+   * one transaction (one fsync, fuller blocks) when their turn comes, in put order. A gateway whose
+   * lines poll many devices a second would otherwise pay a durable commit per device poll.
+   */
+  private putTelemetry(items: readonly OutboxItem[]): Promise<void> {
+    let group = this.telemetryGroup;
+    if (!group) {
+      const g: TelemetryGroup = { items: [], done: Promise.resolve() };
+      g.done = this.serial(() => {
+        if (this.telemetryGroup === g) this.telemetryGroup = undefined;
+        return this.space.store('telemetry', g.items);
+      });
+      group = this.telemetryGroup = g;
+    }
+    for (const it of items) group.items.push(it);
+    return group.done;
   }
 
   /** Start a new uplink session: everything unconfirmed is sent again, the backlog ends here. */

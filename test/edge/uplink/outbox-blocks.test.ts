@@ -37,6 +37,27 @@ describe('outbox telemetry blocks', () => {
   };
   afterEach(() => dirs.splice(0).forEach((d) => d.cleanup()));
 
+  it('commits telemetry puts that wait for the queue together: one transaction, put order kept', async () => {
+    const path = join(dir(), 'o.db');
+    const o = await Outbox.open(path);
+    // 20 device polls of 3 readings land in the same moment (and 2 more after an event put).
+    const puts = Array.from({ length: 20 }, (_, i) => o.putReadings(readings(3, i * 3)));
+    const event = o.put('events', [{ body: { type: 'door', open: true }, ts: 5 }]);
+    const later = [o.putReadings(readings(3, 60)), o.putReadings(readings(3, 63))];
+    await Promise.all([...puts, event, ...later]);
+    // 66 readings in one group: one row (a block holds up to BLOCK), not 22 rows from 22 commits.
+    expect(await stored(path)).toMatchObject({ rows: 1, readings: 66 });
+    await o.beginSession();
+    const batches: OutboxBatch[] = [];
+    for (let b = await o.takeMany(500, 4); b.length; b = await o.takeMany(500, 4)) batches.push(...b);
+    expect(batches.filter((b) => b.channel === 'events')).toHaveLength(1);
+    const tele = batches.filter((b) => b.channel === 'telemetry');
+    expect(tele.flatMap((b) => b.rows.map((r) => r.body.value))).toEqual(
+      Array.from({ length: 66 }, (_, i) => i),
+    );
+    await o.close();
+  });
+
   it('stores a put as blocks, takes whole blocks up to the batch size, confirms them away', async () => {
     const path = join(dir(), 'o.db');
     const o = await Outbox.open(path);
