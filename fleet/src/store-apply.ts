@@ -6,7 +6,8 @@ import type {
   TelemetryBatch,
   UplinkChannel,
 } from '../../common/contract/index.js';
-import type { Db, SqlValue } from '../../common/sqlite.js';
+import type { Db } from '../../common/sqlite.js';
+import { insertTelemetry } from './store-blocks-write.js';
 import type { KeyScope } from './store-keys.js';
 
 /** One decoded message a gateway published through its outbox. */
@@ -79,44 +80,6 @@ export async function noteSession(
   );
 }
 
-/**
- * Readings go to `samples` with integer keys: (src, rid) is the primary key (the dedupe), `pt` and
- * `gw` carry the point and gateway for the two time indexes.
- */
-async function insertReadings(db: Db, keys: KeyScope, b: TelemetryBatch, at: number): Promise<number> {
-  const gw = await keys.gateway(db, b.gateway);
-  const src = await keys.source(db, gw, b.epoch);
-  const pts = new Map<string, number>();
-  const params: SqlValue[] = [];
-  let inserted = 0;
-  const flush = async (rows: number): Promise<void> => {
-    if (rows === 0) return;
-    const tuples = new Array<string>(rows).fill('(?,?,?,?,?,?,?,?)').join(',');
-    const r = await db.run(
-      `INSERT OR IGNORE INTO samples (src, rid, pt, gw, value, is_bool, ts, received) VALUES ${tuples}`,
-      params,
-    );
-    inserted += r.changes;
-    params.length = 0;
-  };
-  const perChunk = 4000; // 8 parameters a row, under SQLite's 32766
-  let rows = 0;
-  for (const x of b.readings) {
-    const unit = x.unit ?? '';
-    const k = `${x.device}\0${x.point}\0${unit}`;
-    let pt = pts.get(k);
-    if (pt === undefined) pts.set(k, (pt = await keys.point(db, gw, x.device, x.point, unit)));
-    const bool = typeof x.value === 'boolean';
-    params.push(src, x.id, pt, gw, bool ? Number(x.value) : (x.value as number), bool ? 1 : 0, x.ts, at);
-    if (++rows === perChunk) {
-      await flush(rows);
-      rows = 0;
-    }
-  }
-  await flush(rows);
-  return inserted;
-}
-
 async function insertEvents(
   db: Db,
   e: Envelope,
@@ -137,14 +100,11 @@ async function insertEvents(
 /** Store the items a fresh message carries; how many were new, of how many. */
 async function applyItems(
   db: Db,
-  keys: KeyScope,
-  m: UplinkMessage,
+  m: Exclude<UplinkMessage, { channel: 'telemetry' }>,
   at: number,
 ): Promise<{ inserted: number; total: number }> {
   const e = m.value;
   switch (m.channel) {
-    case 'telemetry':
-      return { inserted: await insertReadings(db, keys, m.value, at), total: m.value.readings.length };
     case 'events':
     case 'alarms': {
       const items =
@@ -208,7 +168,8 @@ function groupBy<T, A>(
  * Store messages inside the caller's transaction (one group commit), idempotent on (gateway, epoch,
  * session, seq) and item ids. The bookkeeping is one statement per group, not per message: which
  * messages are new (one INSERT … RETURNING), epochs, sessions and gateway counters (one upsert
- * each); only the items take a statement per message.
+ * each); the group's readings are one probe and one INSERT (store-blocks-write.ts); events and
+ * alarms take a statement per message.
  */
 export async function applyMessages(
   db: Db,
@@ -228,15 +189,38 @@ export async function applyMessages(
   // New now, and only its first copy within this group.
   const fresh = new Set(inserted.map(key));
   const results: ApplyResult[] = [];
+  // Telemetry of the whole group goes in together (one probe, one INSERT), the rest item by item.
+  const telemetry: { i: number; b: TelemetryBatch }[] = [];
   for (const [i, m] of messages.entries()) {
     const k = key(envs[i]!);
     if (!fresh.delete(k)) {
       results.push({ inserted: 0, duplicates: 0, duplicateMessage: true });
       continue;
     }
-    const r = await applyItems(db, keys, m, at);
+    if (m.channel === 'telemetry') {
+      telemetry.push({ i, b: m.value });
+      results.push({ inserted: 0, duplicates: 0, duplicateMessage: false });
+      continue;
+    }
+    const r = await applyItems(db, m, at);
     results.push({ inserted: r.inserted, duplicates: r.total - r.inserted, duplicateMessage: false });
   }
+  const { inserted: stored, written } = await insertTelemetry(
+    db,
+    keys,
+    telemetry.map((t) => t.b),
+    at,
+  );
+  // The readings' INSERT and the three upserts below are independent: issued together, awaited
+  // together (all settled before the caller may roll back).
+  const writes: Promise<unknown>[] = [written];
+  telemetry.forEach(({ i, b }, j) => {
+    results[i] = {
+      inserted: stored[j]!,
+      duplicates: b.readings.length - stored[j]!,
+      duplicateMessage: false,
+    };
+  });
   const epochs = groupBy(
     envs,
     (e) => `${e.gateway}\0${e.epoch}`,
@@ -246,12 +230,14 @@ export async function applyMessages(
       a.ev = Math.max(a.ev, e.evicted?.events ?? 0);
     },
   );
-  await db.run(
-    `INSERT INTO epochs (gateway, epoch, evicted_telemetry, evicted_events, first_at) VALUES ${tuples(epochs.length, 5)}
+  writes.push(
+    db.run(
+      `INSERT INTO epochs (gateway, epoch, evicted_telemetry, evicted_events, first_at) VALUES ${tuples(epochs.length, 5)}
      ON CONFLICT (gateway, epoch) DO UPDATE SET
        evicted_telemetry = MAX(evicted_telemetry, excluded.evicted_telemetry),
        evicted_events = MAX(evicted_events, excluded.evicted_events)`,
-    epochs.flatMap((a) => [a.gateway, a.epoch, a.t, a.ev, at]),
+      epochs.flatMap((a) => [a.gateway, a.epoch, a.t, a.ev, at]),
+    ),
   );
   const sessions = groupBy(
     envs.map((e, i) => ({ e, dup: results[i]!.duplicateMessage })),
@@ -266,13 +252,15 @@ export async function applyMessages(
       }
     },
   );
-  await db.run(
-    `INSERT INTO sessions (gateway, epoch, session, max_seq, declared_seq, received, duplicates, first_at, last_at)
+  writes.push(
+    db.run(
+      `INSERT INTO sessions (gateway, epoch, session, max_seq, declared_seq, received, duplicates, first_at, last_at)
      VALUES ${tuples(sessions.length, 9)}
      ON CONFLICT (gateway, epoch, session) DO UPDATE SET
        max_seq = MAX(max_seq, excluded.max_seq), received = received + excluded.received,
        duplicates = duplicates + excluded.duplicates, last_at = MAX(last_at, excluded.last_at)`,
-    sessions.flatMap((a) => [a.e.gateway, a.e.epoch, a.e.session, a.maxSeq, 0, a.received, a.dups, at, at]),
+      sessions.flatMap((a) => [a.e.gateway, a.e.epoch, a.e.session, a.maxSeq, 0, a.received, a.dups, at, at]),
+    ),
   );
   const gateways = groupBy(
     messages.map((m, i) => ({ m, r: results[i]! })),
@@ -284,13 +272,18 @@ export async function applyMessages(
       a.duplicates += r.duplicates;
     },
   );
-  await db.run(
-    `INSERT INTO gateways (id, first_seen, last_seen, readings, duplicates, dup_messages)
-     VALUES ${tuples(gateways.length, 6)}
-     ON CONFLICT (id) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen),
-       readings = readings + excluded.readings, duplicates = duplicates + excluded.duplicates,
-       dup_messages = dup_messages + excluded.dup_messages`,
-    gateways.flatMap((a) => [a.id, at, at, a.readings, a.duplicates, a.dupMessages]),
+  writes.push(
+    db.run(
+      `INSERT INTO gateways (id, first_seen, last_seen, readings, duplicates, dup_messages)
+       VALUES ${tuples(gateways.length, 6)}
+       ON CONFLICT (id) DO UPDATE SET last_seen = MAX(last_seen, excluded.last_seen),
+         readings = readings + excluded.readings, duplicates = duplicates + excluded.duplicates,
+         dup_messages = dup_messages + excluded.dup_messages`,
+      gateways.flatMap((a) => [a.id, at, at, a.readings, a.duplicates, a.dupMessages]),
+    ),
   );
+  // No await between issuing them and this: every rejection has its handler at once.
+  const failed = (await Promise.allSettled(writes)).find((w) => w.status === 'rejected');
+  if (failed) throw failed.reason;
   return results;
 }

@@ -1,9 +1,9 @@
 import type { Db } from '../../common/sqlite.js';
 
 /**
- * Integer surrogate keys for the readings table (`samples`): a gateway, a (gateway, epoch) source
- * and a (gateway, device, point, unit) point each get a small integer, so every reading carries
- * four integers instead of five strings and its B-trees compare integers.
+ * Integer surrogate keys for the readings (`blocks`, store-blocks.ts): a gateway, a (gateway, epoch) source
+ * and a (gateway, device, point, unit) point each get a small integer, so every block carries
+ * integers instead of strings and its B-trees compare integers.
  */
 export const KEYS_SCHEMA = `
   CREATE TABLE IF NOT EXISTS gateway_keys (id INTEGER PRIMARY KEY, gateway TEXT NOT NULL UNIQUE);

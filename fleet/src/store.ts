@@ -8,16 +8,15 @@ import {
   type UplinkMessage,
 } from './store-apply.js';
 import { KEYS_SCHEMA, KeyScope } from './store-keys.js';
-import { migrateSqlite, type SqliteMigration } from './store-migrations.js';
+import { blockBuckets, blockLatest, blockTelemetry } from './store-blocks-query.js';
 import {
-  newestPerPoint,
-  toEvent,
-  toGap,
-  toReading,
-  toRecord,
-  type GatewayRow,
-  type ReadingRow,
-} from './store-rows.js';
+  migrateReadings,
+  SAMPLES_READINGS_VIEW,
+  SAMPLES_SCHEMA,
+  samplesToBlocks,
+} from './store-blocks-migrate.js';
+import { migrateSqlite, type SqliteMigration } from './store-migrations.js';
+import { toEvent, toGap, toRecord, type GatewayRow } from './store-rows.js';
 
 export type { ApplyResult, UplinkMessage } from './store-apply.js';
 
@@ -115,45 +114,6 @@ const GATEWAY_SELECT = `SELECT g.*,
   FROM gateways g`;
 
 /**
- * Readings, one row each with integer keys (store-keys.ts). The primary key (src, rid) is the dedupe;
- * (pt, ts) serves point queries and (gw, ts) gateway-wide ones. The `readings` view keeps the old
- * column names for ad-hoc SQL and tools.
- */
-const SAMPLES_SCHEMA = `
-  CREATE TABLE IF NOT EXISTS samples (
-    src INTEGER NOT NULL, rid INTEGER NOT NULL, pt INTEGER NOT NULL, gw INTEGER NOT NULL,
-    value REAL NOT NULL, is_bool INTEGER NOT NULL, ts INTEGER NOT NULL, received INTEGER NOT NULL,
-    PRIMARY KEY (src, rid)
-  ) WITHOUT ROWID;
-  CREATE INDEX IF NOT EXISTS samples_by_point ON samples (pt, ts);
-  CREATE INDEX IF NOT EXISTS samples_by_time ON samples (gw, ts);`;
-
-const READINGS_VIEW = `
-  CREATE VIEW IF NOT EXISTS readings AS
-  SELECT g.gateway AS gateway, s.epoch AS epoch, r.rid AS rid, p.device AS device, p.point AS point,
-         r.value AS value, r.is_bool AS is_bool, NULLIF(p.unit, '') AS unit, r.ts AS ts, r.received AS received
-  FROM samples r JOIN sources s ON s.id = r.src JOIN points p ON p.id = r.pt JOIN gateway_keys g ON g.id = r.gw;`;
-
-/** fleet.db files from before integer keys: move their `readings` table into `samples` (in the caller's transaction). */
-async function migrateReadings(db: Db): Promise<void> {
-  const old = await db.get<{ type: string }>(`SELECT type FROM sqlite_master WHERE name = 'readings'`);
-  if (old?.type !== 'table') return;
-  await db.exec(`
-      INSERT OR IGNORE INTO gateway_keys (gateway) SELECT DISTINCT gateway FROM readings;
-      INSERT OR IGNORE INTO sources (gw, epoch)
-        SELECT DISTINCT g.id, r.epoch FROM readings r JOIN gateway_keys g ON g.gateway = r.gateway;
-      INSERT OR IGNORE INTO points (gw, device, point, unit)
-        SELECT DISTINCT g.id, r.device, r.point, COALESCE(r.unit, '') FROM readings r
-        JOIN gateway_keys g ON g.gateway = r.gateway;
-      INSERT OR IGNORE INTO samples (src, rid, pt, gw, value, is_bool, ts, received)
-        SELECT s.id, r.rid, p.id, g.id, r.value, r.is_bool, r.ts, r.received FROM readings r
-        JOIN gateway_keys g ON g.gateway = r.gateway
-        JOIN sources s ON s.gw = g.id AND s.epoch = r.epoch
-        JOIN points p ON p.gw = g.id AND p.device = r.device AND p.point = r.point AND p.unit = COALESCE(r.unit, '');
-      DROP TABLE readings;`);
-}
-
-/**
  * fleet.db's numbered migrations (recorded in `schema_version`, like PostgreSQL's in pg/schema.ts).
  * Every step is also safe on a file from before versioning, which has some of it already.
  */
@@ -189,8 +149,13 @@ export const STORE_MIGRATIONS: readonly SqliteMigration[] = [
     name: 'readings with text keys moved into samples; readings becomes a view',
     up: async (db) => {
       await migrateReadings(db);
-      await db.exec(READINGS_VIEW);
+      await db.exec(SAMPLES_READINGS_VIEW);
     },
+  },
+  {
+    version: 4,
+    name: 'samples moved into blocks (one row per message, point and value type); readings view over blocks',
+    up: samplesToBlocks,
   },
 ];
 
@@ -292,82 +257,18 @@ export class SqliteFleetStore implements FleetStore {
     return row ? toRecord(row) : undefined;
   }
 
-  /**
-   * WHERE clauses over `samples r` for a query: the gateway by its key, named points through their
-   * keys (so SQLite can walk `samples_by_point`), time on `ts`.
-   */
-  private filter(q: TelemetryQuery): { where: string; params: (string | number)[] } {
-    const gw = '(SELECT id FROM gateway_keys WHERE gateway = ?)';
-    const where = [`r.gw = ${gw}`];
-    const params: (string | number)[] = [q.gateway];
-    if (q.device || q.point) {
-      const sub = [`gw = ${gw}`];
-      params.push(q.gateway);
-      for (const [col, v] of [
-        ['device', q.device],
-        ['point', q.point],
-      ] as const)
-        if (v) {
-          sub.push(`${col} = ?`);
-          params.push(v);
-        }
-      where.push(`r.pt IN (SELECT id FROM points WHERE ${sub.join(' AND ')})`);
-    }
-    for (const [clause, v] of [
-      ['r.ts >= ?', q.since],
-      ['r.ts <= ?', q.until],
-    ] as const)
-      if (v !== undefined) {
-        where.push(clause);
-        params.push(v);
-      }
-    return { where: where.join(' AND '), params };
+  /** Blocks of readings (store-blocks-query.ts): newest first, at most `limit`. */
+  telemetry(q: TelemetryQuery): Promise<StoredReading[]> {
+    return blockTelemetry(this.db, q);
   }
 
-  async telemetryBuckets(q: TelemetryQuery, bucketMs: number): Promise<TelemetryBucket[]> {
-    const f = this.filter(q);
-    const b = Math.trunc(bucketMs);
-    return this.db.all<TelemetryBucket>(
-      `SELECT p.device AS device, p.point AS point, MAX(NULLIF(p.unit, '')) AS unit, (r.ts / ?) * ? AS ts,
-              AVG(r.value) AS mean, MIN(r.value) AS min, MAX(r.value) AS max, COUNT(*) AS count
-       FROM samples r JOIN points p ON p.id = r.pt WHERE ${f.where} GROUP BY p.device, p.point, r.ts / ${b}
-       ORDER BY ts DESC, device, point LIMIT ?`,
-      [b, b, ...f.params, q.limit],
-    );
+  telemetryBuckets(q: TelemetryQuery, bucketMs: number): Promise<TelemetryBucket[]> {
+    return blockBuckets(this.db, q, bucketMs);
   }
 
-  async telemetry(q: TelemetryQuery): Promise<StoredReading[]> {
-    const f = this.filter(q);
-    // Newest first, so `limit` keeps the most recent readings.
-    const rows = await this.db.all<{
-      device: string;
-      point: string;
-      value: number;
-      is_bool: number;
-      unit: string;
-      ts: number;
-      received: number;
-    }>(
-      `SELECT p.device AS device, p.point AS point, r.value AS value, r.is_bool AS is_bool, p.unit AS unit,
-              r.ts AS ts, r.received AS received
-       FROM samples r JOIN points p ON p.id = r.pt WHERE ${f.where} ORDER BY r.ts DESC, r.rid DESC LIMIT ?`,
-      [...f.params, q.limit],
-    );
-    return rows.map(toReading);
-  }
-
-  async latest(gateway: string, since: number): Promise<StoredReading[]> {
-    // One index probe per point (samples_by_point), not a scan of the day's readings.
-    const rows = await this.db.all<ReadingRow>(
-      `SELECT p.device AS device, p.point AS point, r.value AS value, r.is_bool AS is_bool, p.unit AS unit,
-              r.ts AS ts, r.received AS received
-       FROM gateway_keys g JOIN points p ON p.gw = g.id
-       JOIN samples r ON r.pt = p.id AND r.ts = (SELECT MAX(ts) FROM samples WHERE pt = p.id)
-       WHERE g.gateway = ? AND r.ts >= ?
-       ORDER BY p.device, p.point, r.ts DESC, r.rid DESC`,
-      [gateway, since],
-    );
-    return newestPerPoint(rows.map(toReading));
+  /** One index probe per point key (`blocks_by_point`), then the newest reading of that block. */
+  latest(gateway: string, since: number): Promise<StoredReading[]> {
+    return blockLatest(this.db, gateway, since);
   }
 
   close(): Promise<void> {

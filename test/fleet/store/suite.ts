@@ -8,6 +8,7 @@ import {
   type UpdateProgress,
 } from '../../../common/contract/index.js';
 import type { FleetStore, UplinkMessage } from '../../../fleet/src/store.js';
+import { readingCases } from './suite-readings.js';
 
 const T0 = Date.UTC(2026, 11, 1, 8); // an hour boundary
 const EPOCH = 'aaaaaaaaaaaaaaaa';
@@ -297,6 +298,8 @@ export function fleetStoreSuite(engine: string, open: () => Promise<FleetStore>)
       expect(latest.find((r) => r.point === 'power')?.unit).toBe('W');
       expect(await store.latest('gw-none', 0)).toEqual([]);
     });
+
+    readingCases(() => store);
 
     it('lists gateways in id order; an unknown one is undefined', async () => {
       const ids = (await store.listGateways()).map((g) => g.id);

@@ -1,0 +1,215 @@
+/**
+ * Telemetry queries over `blocks` (store-blocks.ts): blocks are found through their indexes, their
+ * readings expanded and filtered here. Newest-first queries walk blocks by `ts1` descending in pages
+ * and stop once no further block can change the answer, so a small `limit` reads a few blocks.
+ */
+import type { Db } from '../../common/sqlite.js';
+import { unpack, type PackedBlock } from './store-blocks.js';
+import { newestPerPoint, toReading, type ReadingRow } from './store-rows.js';
+import type { StoredReading, TelemetryBucket, TelemetryQuery } from './store.js';
+
+interface BlockRow extends PackedBlock {
+  id: number;
+  device: string;
+  point: string;
+  unit: string;
+  is_bool: number;
+  received: number;
+  ts1: number;
+}
+
+const BLOCK_COLUMNS = `b.id AS id, p.device AS device, p.point AS point, p.unit AS unit, b.is_bool AS is_bool,
+  b.received AS received, b.ts1 AS ts1, b.rid0 AS rid0, b.ts0 AS ts0, b.rid_offsets AS rid_offsets,
+  b.ts_offsets AS ts_offsets, b.vals AS vals`;
+
+/**
+ * WHERE clauses over `blocks b` for a query: named points by their keys, looked up first (so SQLite
+ * walks `blocks_by_point`, in ts1 order for one key), otherwise the gateway's key (`blocks_by_time`);
+ * time as overlap of [ts0, ts1] with [since, until]. Undefined when no point matches.
+ */
+async function blockFilter(
+  db: Db,
+  q: TelemetryQuery,
+): Promise<{ where: string[]; params: (string | number)[] } | undefined> {
+  const where: string[] = [];
+  const params: (string | number)[] = [];
+  if (q.device || q.point) {
+    const pts = await db.all<{ id: number }>(
+      `SELECT p.id AS id FROM points p JOIN gateway_keys g ON g.id = p.gw
+       WHERE g.gateway = ? AND (? IS NULL OR p.device = ?) AND (? IS NULL OR p.point = ?)`,
+      [q.gateway, q.device ?? null, q.device ?? null, q.point ?? null, q.point ?? null],
+    );
+    if (pts.length === 0) return undefined;
+    where.push(`b.pt IN (${pts.map(() => '?').join(',')})`);
+    params.push(...pts.map((p) => p.id));
+  } else {
+    where.push('b.gw = (SELECT id FROM gateway_keys WHERE gateway = ?)');
+    params.push(q.gateway);
+  }
+  for (const [clause, v] of [
+    ['b.ts1 >= ?', q.since],
+    ['b.ts0 <= ?', q.until],
+  ] as const)
+    if (v !== undefined) {
+      where.push(clause);
+      params.push(v);
+    }
+  return { where, params };
+}
+
+/** Pages of the query's blocks, greatest `ts1` first (index order: then ts0, id), pages doubling to 1024. */
+async function* newestBlocks(db: Db, q: TelemetryQuery): AsyncGenerator<BlockRow[]> {
+  const f = await blockFilter(db, q);
+  if (!f) return;
+  let size = 16;
+  let after: [number, number, number] | undefined;
+  for (;;) {
+    const page = await db.all<BlockRow>(
+      `SELECT ${BLOCK_COLUMNS} FROM blocks b JOIN points p ON p.id = b.pt
+       WHERE ${[...f.where, ...(after ? ['(b.ts1, b.ts0, b.id) < (?, ?, ?)'] : [])].join(' AND ')}
+       ORDER BY b.ts1 DESC, b.ts0 DESC, b.id DESC LIMIT ?`,
+      [...f.params, ...(after ?? []), size],
+    );
+    if (page.length > 0) yield page;
+    if (page.length < size) return;
+    const last = page[page.length - 1]!;
+    after = [last.ts1, last.ts0, last.id];
+    size = Math.min(size * 2, 1024);
+  }
+}
+
+type Row = ReadingRow & { rid: number };
+
+/** A block's readings inside [since, until] as rows. */
+function rows(b: BlockRow, q: TelemetryQuery, out: Row[]): void {
+  const since = q.since ?? -Infinity;
+  const until = q.until ?? Infinity;
+  for (const r of unpack(b))
+    if (r.ts >= since && r.ts <= until)
+      out.push({
+        device: b.device,
+        point: b.point,
+        unit: b.unit,
+        value: r.value,
+        is_bool: b.is_bool,
+        ts: r.ts,
+        received: b.received,
+        rid: r.rid,
+      });
+}
+
+const newestFirst = (a: Row, b: Row): number => b.ts - a.ts || b.rid - a.rid;
+
+/** Readings newest first (by ts, then reading id), at most `limit`. */
+export async function blockTelemetry(db: Db, q: TelemetryQuery): Promise<StoredReading[]> {
+  const limit = q.limit < 0 ? Infinity : q.limit;
+  if (limit === 0) return [];
+  let top: Row[] = [];
+  for await (const page of newestBlocks(db, q)) {
+    for (const b of page) rows(b, q, top);
+    if (top.length < limit) continue;
+    top.sort(newestFirst);
+    top = top.slice(0, limit);
+    // Every block not read yet has ts1 ≤ this page's last: none can beat a strictly newer reading.
+    if (top[top.length - 1]!.ts > page[page.length - 1]!.ts1) break;
+  }
+  return top.sort(newestFirst).slice(0, limit).map(toReading);
+}
+
+/** Compensated (Kahan–Babuška–Neumaier) sum, as SQLite's AVG does. */
+class Sum {
+  private s = 0;
+  private c = 0;
+  add(x: number): void {
+    const t = this.s + x;
+    this.c += Math.abs(this.s) >= Math.abs(x) ? this.s - t + x : x - t + this.s;
+    this.s = t;
+  }
+  get value(): number {
+    return this.s + this.c;
+  }
+}
+
+type Bucket = TelemetryBucket & { sum: Sum };
+
+const bucketOrder = (a: TelemetryBucket, b: TelemetryBucket): number =>
+  b.ts - a.ts ||
+  (a.device < b.device ? -1 : a.device > b.device ? 1 : 0) ||
+  (a.point < b.point ? -1 : a.point > b.point ? 1 : 0);
+
+/** Per point and `bucketMs` bucket: mean/min/max/count, newest buckets first, at most `limit`. */
+export async function blockBuckets(db: Db, q: TelemetryQuery, bucketMs: number): Promise<TelemetryBucket[]> {
+  const b = Math.trunc(bucketMs);
+  if (!(b > 0))
+    throw new Error(`telemetry buckets: bucket size must be a positive number of ms, got ${bucketMs}`);
+  const limit = q.limit < 0 ? Infinity : q.limit;
+  if (limit === 0) return [];
+  const start = (ts: number) => Math.trunc(ts / b) * b;
+  const buckets = new Map<string, Bucket>();
+  for await (const page of newestBlocks(db, q)) {
+    const found: Row[] = [];
+    for (const blk of page) rows(blk, q, found);
+    for (const r of found) {
+      const ts = start(r.ts);
+      const k = `${ts}\0${r.device}\0${r.point}`;
+      let a = buckets.get(k);
+      if (!a) {
+        const unit = null;
+        buckets.set(
+          k,
+          (a = {
+            device: r.device,
+            point: r.point,
+            unit,
+            ts,
+            mean: 0,
+            min: r.value,
+            max: r.value,
+            count: 0,
+            sum: new Sum(),
+          }),
+        );
+      }
+      // Units of one point (a unit change makes two point keys): the greatest, as SQL's MAX.
+      if (r.unit !== '' && (a.unit === null || r.unit! > a.unit)) a.unit = r.unit;
+      a.sum.add(r.value);
+      a.count++;
+      if (r.value < a.min) a.min = r.value;
+      if (r.value > a.max) a.max = r.value;
+    }
+    if (buckets.size < limit) continue;
+    const kth = [...buckets.values()].sort(bucketOrder)[limit - 1]!;
+    // Blocks not read yet only reach buckets starting at or before this page's last ts1.
+    if (start(page[page.length - 1]!.ts1) < kth.ts) break;
+  }
+  return [...buckets.values()]
+    .sort(bucketOrder)
+    .slice(0, limit)
+    .map(({ sum, ...a }) => ({ ...a, mean: sum.value / a.count }));
+}
+
+/**
+ * The newest reading of each of a gateway's points read since `since`: per point key, the blocks
+ * with the greatest ts1 (index `blocks_by_point`), then the newest reading inside.
+ */
+export async function blockLatest(db: Db, gateway: string, since: number): Promise<StoredReading[]> {
+  const blocks = await db.all<BlockRow>(
+    `SELECT ${BLOCK_COLUMNS} FROM gateway_keys g JOIN points p ON p.gw = g.id
+     JOIN blocks b ON b.pt = p.id AND b.ts1 = (SELECT MAX(ts1) FROM blocks WHERE pt = p.id)
+     WHERE g.gateway = ? AND b.ts1 >= ?`,
+    [gateway, since],
+  );
+  const newest: Row[] = [];
+  for (const b of blocks) {
+    const all: Row[] = [];
+    rows(b, { gateway, limit: -1, since: b.ts1 }, all);
+    newest.push(all.sort(newestFirst)[0]!);
+  }
+  newest.sort(
+    (a, b) =>
+      (a.device < b.device ? -1 : a.device > b.device ? 1 : 0) ||
+      (a.point < b.point ? -1 : a.point > b.point ? 1 : 0) ||
+      newestFirst(a, b),
+  );
+  return newestPerPoint(newest.map(toReading));
+}
