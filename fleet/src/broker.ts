@@ -6,6 +6,15 @@ import { identityProblem, mayPublish, maySubscribe, mayWill } from './broker-acl
 import { isValidId, topics, TOPIC_ROOT } from '../../common/contract/index.js';
 import type { Logger } from '../../common/log.js';
 
+/**
+ * How much a gateway's connection reads ahead while its previous messages are being stored. aedes
+ * reads a connection's next data only once every packet of the last read was handled, and a publish
+ * is handled when the fleet committed it (store before PUBACK). With the default 16 KiB a read holds
+ * one or two telemetry messages, so each commit (an fsync) carried about that much; reading ahead up
+ * to a gateway's whole in-flight window lets one commit carry all of it. Memory: at most this much per
+ * connection, and only while its sender has that much unacknowledged.
+ */
+const READ_AHEAD = 1024 * 1024;
 export interface EmbeddedBroker {
   readonly port: number;
   readonly url: string;
@@ -128,7 +137,7 @@ export async function startEmbeddedBroker(opts: {
     },
   });
   const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
+  const server: Server = createServer({ highWaterMark: READ_AHEAD }, (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
     broker.handle(socket);
@@ -144,7 +153,7 @@ export async function startEmbeddedBroker(opts: {
   let tlsUrl: string | undefined;
   if (opts.tls) {
     const srv = createTlsServer(
-      { cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2' },
+      { cert: opts.tls.cert, key: opts.tls.key, minVersion: 'TLSv1.2', highWaterMark: READ_AHEAD },
       (socket) => {
         sockets.add(socket);
         socket.on('close', () => sockets.delete(socket));
