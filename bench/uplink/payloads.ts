@@ -1,6 +1,9 @@
 /** The bench's readings and the wire payloads a gateway would send for them (both sides use the same). */
 export const BATCH = 500;
 
+/** Readings each sender sends before the measurement, so it runs warm (JIT-compiled) code. */
+export const WARM_UP = 5 * BATCH;
+
 export const reading = (i: number) => ({
   device: 'meter-1',
   point: `p${i % 8}`,

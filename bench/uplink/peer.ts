@@ -2,14 +2,15 @@
  * Bench child: the gateway side of the end-to-end measurement in its own process, as in the field
  * (a gateway is another machine), so it does not share the fleet's JavaScript thread. Either our
  * Uplink draining an already filled outbox, or a raw mqtt.js QoS 1 publisher of the same payloads.
- * Protocol (IPC): prepare → `ready`; `go` → runs → `done` with its own seconds and CPU seconds; exits.
+ * Before `ready` it sends WARM_UP readings the same way (another gateway id or topic), so the
+ * measurement runs warm code. Protocol (IPC): prepare → `ready`; `go` → runs → `done` with its own seconds and CPU seconds; exits.
  */
 import mqtt from 'mqtt';
 import { realClock } from '../../common/clock.js';
 import { createLogger } from '../../common/log.js';
 import { Outbox } from '../../edge/src/outbox.js';
 import { Uplink } from '../../edge/src/uplink.js';
-import { BATCH, rawPayloads } from './payloads.js';
+import { BATCH, rawPayloads, readings, WARM_UP } from './payloads.js';
 
 export type PeerCommand =
   | { cmd: 'uplink'; outbox: string; url: string; gw: string; rows: number }
@@ -19,51 +20,83 @@ export type PeerCommand =
 const send = (m: unknown) => process.send!(m);
 const log = createLogger({ level: 'error' });
 
-async function uplink(c: Extract<PeerCommand, { cmd: 'uplink' }>): Promise<() => Promise<void>> {
-  const o = await Outbox.open(c.outbox);
+/** An Uplink draining `o` until `rows` readings were acknowledged; resolves to its stop. */
+function drain(o: Outbox, url: string, gw: string, rows: number): { run: Run } {
   let acked = 0;
   let drained!: () => void;
   const done = new Promise<void>((resolve) => (drained = resolve));
   const up = new Uplink(
     {
-      gatewayId: c.gw,
-      mqttUrl: c.url,
+      gatewayId: gw,
+      mqttUrl: url,
       version: 'bench',
       backlogRowsPerSec: Infinity,
       batchSize: BATCH,
-      onAck: (a) => (acked += a.count) >= c.rows && drained(),
+      onAck: (a) => (acked += a.count) >= rows && drained(),
     },
     o,
     realClock,
     log,
   );
-  return async () => {
-    up.start();
-    await done;
-    await up.stop();
-    await o.close();
+  return {
+    run: async () => {
+      up.start();
+      await done;
+      return () => up.stop();
+    },
   };
 }
 
-async function raw(c: Extract<PeerCommand, { cmd: 'raw' }>): Promise<() => Promise<void>> {
+async function uplink(c: Extract<PeerCommand, { cmd: 'uplink' }>): Promise<Run> {
+  const warm = await Outbox.open(`${c.outbox}.warm`);
+  for (let i = 0; i < WARM_UP; i += BATCH) await warm.putReadings(readings(i, BATCH));
+  await (
+    await drain(warm, c.url, `${c.gw}-warm`, WARM_UP).run()
+  )();
+  await warm.close();
+  const o = await Outbox.open(c.outbox);
+  const { run } = drain(o, c.url, c.gw, c.rows);
+  return async () => {
+    const stop = await run();
+    return async () => {
+      await stop();
+      await o.close();
+    };
+  };
+}
+
+async function raw(c: Extract<PeerCommand, { cmd: 'raw' }>): Promise<Run> {
+  const warm = await mqtt.connectAsync(c.url, {
+    clientId: `${c.gw}-warm`,
+    protocolVersion: 4,
+    reconnectPeriod: 0,
+  });
+  await Promise.all(
+    rawPayloads(`${c.gw}-warm`, WARM_UP).map((p) => warm.publishAsync(`${c.topic}-warm`, p, { qos: 1 })),
+  );
+  await warm.endAsync();
   const payloads = rawPayloads(c.gw, c.rows);
   return async () => {
     const m = await mqtt.connectAsync(c.url, { clientId: c.gw, protocolVersion: 4, reconnectPeriod: 0 });
     await Promise.all(payloads.map((p) => m.publishAsync(c.topic, p, { qos: 1 })));
-    await m.endAsync();
+    return () => m.endAsync();
   };
 }
 
-let run: (() => Promise<void>) | undefined;
+/** Runs until every message is acknowledged (what is measured); then the cleanup, not measured. */
+type Run = () => Promise<() => Promise<void>>;
+
+let run: Run | undefined;
 process.on('message', (m: PeerCommand) => {
   void (async () => {
     try {
       if (m.cmd === 'go') {
         const t0 = performance.now();
         const cpu0 = process.cpuUsage();
-        await run!();
+        const cleanup = await run!();
         const cpu = process.cpuUsage(cpu0);
         send({ done: (performance.now() - t0) / 1000, cpu: (cpu.user + cpu.system) / 1e6 });
+        await cleanup();
         process.exit(0);
       }
       run = m.cmd === 'uplink' ? await uplink(m) : await raw(m);
