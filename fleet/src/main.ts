@@ -111,6 +111,8 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
     : undefined;
   pgStore?.startMaintenance(clock, log.child('store'));
   const store: FleetStore = pgStore ?? (await SqliteFleetStore.open(join(dataDir, 'fleet.db')));
+  // fleet.db merges settled small blocks (live telemetry) every 5 min; PostgreSQL has a row per reading.
+  if (store instanceof SqliteFleetStore) store.startCompaction(clock, log.child('store'));
   // With PostgreSQL, admin state, sites and alarms live there too (shared by workers).
   const sharedDb = pgStore ? new PgSqlDb(pgStore.pool) : undefined;
   const admin =

@@ -8,34 +8,50 @@ import { unpack, type PackedBlock } from './store-blocks.js';
 import { newestPerPoint, toReading, type ReadingRow } from './store-rows.js';
 import type { StoredReading, TelemetryBucket, TelemetryQuery } from './store.js';
 
-interface BlockRow extends PackedBlock {
-  id: number;
+interface PointName {
   device: string;
   point: string;
   unit: string;
+}
+
+interface BlockRow extends PackedBlock, PointName {
+  id: number;
   is_bool: number;
   received: number;
   ts1: number;
 }
 
-const BLOCK_COLUMNS = `b.id AS id, p.device AS device, p.point AS point, p.unit AS unit, b.is_bool AS is_bool,
+/** A page row: the point by key (names joined in JS), offsets NULL for a one-reading block. */
+type PageRow = Omit<BlockRow, keyof PointName> & { pt: number };
+
+const PAGE_COLUMNS = `b.id AS id, b.pt AS pt, b.is_bool AS is_bool, b.received AS received, b.ts1 AS ts1,
+  b.rid0 AS rid0, b.ts0 AS ts0, CASE WHEN b.n = 1 THEN NULL ELSE b.rid_offsets END AS rid_offsets,
+  CASE WHEN b.n = 1 THEN NULL ELSE b.ts_offsets END AS ts_offsets, b.vals AS vals`;
+
+const LATEST_COLUMNS = `b.id AS id, p.device AS device, p.point AS point, p.unit AS unit, b.is_bool AS is_bool,
   b.received AS received, b.ts1 AS ts1, b.rid0 AS rid0, b.ts0 AS ts0, b.rid_offsets AS rid_offsets,
   b.ts_offsets AS ts_offsets, b.vals AS vals`;
+
+interface Filter {
+  where: string[];
+  params: (string | number)[];
+  /** Names of point keys, as far as known (named points up front; others looked up when met). */
+  names: Map<number, PointName>;
+}
 
 /**
  * WHERE clauses over `blocks b` for a query: named points by their keys, looked up first (so SQLite
  * walks `blocks_by_point`, in ts1 order for one key), otherwise the gateway's key (`blocks_by_time`);
  * time as overlap of [ts0, ts1] with [since, until]. Undefined when no point matches.
  */
-async function blockFilter(
-  db: Db,
-  q: TelemetryQuery,
-): Promise<{ where: string[]; params: (string | number)[] } | undefined> {
+async function blockFilter(db: Db, q: TelemetryQuery): Promise<Filter | undefined> {
   const where: string[] = [];
   const params: (string | number)[] = [];
+  let pts: (PointName & { id: number })[] = [];
   if (q.device || q.point) {
-    const pts = await db.all<{ id: number }>(
-      `SELECT p.id AS id FROM points p JOIN gateway_keys g ON g.id = p.gw
+    pts = await db.all<PointName & { id: number }>(
+      `SELECT p.id AS id, p.device AS device, p.point AS point, p.unit AS unit FROM points p
+       JOIN gateway_keys g ON g.id = p.gw
        WHERE g.gateway = ? AND (? IS NULL OR p.device = ?) AND (? IS NULL OR p.point = ?)`,
       [q.gateway, q.device ?? null, q.device ?? null, q.point ?? null, q.point ?? null],
     );
@@ -54,27 +70,65 @@ async function blockFilter(
       where.push(clause);
       params.push(v);
     }
-  return { where, params };
+  return { where, params, names: new Map(pts.map(({ id, ...n }) => [id, n])) };
 }
 
-/** Pages of the query's blocks, greatest `ts1` first (index order: then ts0, id), pages doubling to 1024. */
-async function* newestBlocks(db: Db, q: TelemetryQuery): AsyncGenerator<BlockRow[]> {
+/** Page rows with their point names (names not known yet: one lookup for the page). */
+async function named(db: Db, f: Filter, page: PageRow[]): Promise<BlockRow[]> {
+  const missing = [...new Set(page.map((r) => r.pt).filter((pt) => !f.names.has(pt)))];
+  for (let i = 0; i < missing.length; i += 500) {
+    const ids = missing.slice(i, i + 500);
+    const found = await db.all<PointName & { id: number }>(
+      `SELECT id, device, point, unit FROM points WHERE id IN (${ids.map(() => '?').join(',')})`,
+      ids,
+    );
+    for (const { id, ...n } of found) f.names.set(id, n);
+  }
+  // In place: a copy per row costs more than the join it replaces.
+  for (const r of page as (PageRow & PointName)[]) {
+    const n = f.names.get(r.pt);
+    if (!n) throw new Error(`fleet.db blocks: block ${r.id} names point key ${r.pt}, which does not exist`);
+    r.device = n.device;
+    r.point = n.point;
+    r.unit = n.unit;
+  }
+  return page as (PageRow & PointName)[];
+}
+
+/**
+ * How the next page is chosen: its size, and a lower bound on `ts1` (blocks below it cannot change
+ * the answer). Default: pages doubling from 16 to 1024, no bound.
+ */
+interface Paging {
+  size(previous: number | undefined): number;
+  floor?(): number | undefined;
+}
+
+const doubling: Paging = { size: (p) => (p === undefined ? 16 : Math.min(p * 2, 1024)) };
+
+/** Pages of the query's blocks, greatest `ts1` first (index order: then ts0, id). */
+async function* newestBlocks(
+  db: Db,
+  q: TelemetryQuery,
+  paging: Paging = doubling,
+): AsyncGenerator<BlockRow[]> {
   const f = await blockFilter(db, q);
   if (!f) return;
-  let size = 16;
+  let size = paging.size(undefined);
   let after: [number, number, number] | undefined;
   for (;;) {
-    const page = await db.all<BlockRow>(
-      `SELECT ${BLOCK_COLUMNS} FROM blocks b JOIN points p ON p.id = b.pt
-       WHERE ${[...f.where, ...(after ? ['(b.ts1, b.ts0, b.id) < (?, ?, ?)'] : [])].join(' AND ')}
+    const floor = paging.floor?.();
+    const page = await db.all<PageRow>(
+      `SELECT ${PAGE_COLUMNS} FROM blocks b
+       WHERE ${[...f.where, ...(after ? ['(b.ts1, b.ts0, b.id) < (?, ?, ?)'] : []), ...(floor !== undefined ? ['b.ts1 >= ?'] : [])].join(' AND ')}
        ORDER BY b.ts1 DESC, b.ts0 DESC, b.id DESC LIMIT ?`,
-      [...f.params, ...(after ?? []), size],
+      [...f.params, ...(after ?? []), ...(floor !== undefined ? [floor] : []), size],
     );
-    if (page.length > 0) yield page;
+    if (page.length > 0) yield await named(db, f, page);
     if (page.length < size) return;
     const last = page[page.length - 1]!;
     after = [last.ts1, last.ts0, last.id];
-    size = Math.min(size * 2, 1024);
+    size = paging.size(size);
   }
 }
 
@@ -100,13 +154,30 @@ function rows(b: BlockRow, q: TelemetryQuery, out: Row[]): void {
 
 const newestFirst = (a: Row, b: Row): number => b.ts - a.ts || b.rid - a.rid;
 
-/** Readings newest first (by ts, then reading id), at most `limit`. */
+/**
+ * Readings newest first (by ts, then reading id), at most `limit`. Pages are sized from the readings
+ * per block seen so far (live one-reading blocks: about `limit` blocks at once); once `limit`
+ * readings are in hand, only blocks reaching the current last one's ts are read (ties by id).
+ */
 export async function blockTelemetry(db: Db, q: TelemetryQuery): Promise<StoredReading[]> {
   const limit = q.limit < 0 ? Infinity : q.limit;
   if (limit === 0) return [];
   let top: Row[] = [];
-  for await (const page of newestBlocks(db, q)) {
+  let blocks = 0;
+  let found = 0;
+  const paging: Paging = {
+    size: (p) => {
+      if (p === undefined || top.length >= limit || limit === Infinity) return doubling.size(p);
+      const perBlock = Math.max(found / blocks, 1);
+      return Math.min(Math.max(Math.ceil((limit - top.length) / perBlock) + 1, 16), 1024);
+    },
+    floor: () => (top.length >= limit ? top[top.length - 1]!.ts : undefined),
+  };
+  for await (const page of newestBlocks(db, q, paging)) {
+    const n = top.length;
     for (const b of page) rows(b, q, top);
+    blocks += page.length;
+    found += top.length - n;
     if (top.length < limit) continue;
     top.sort(newestFirst);
     top = top.slice(0, limit);
@@ -145,44 +216,52 @@ export async function blockBuckets(db: Db, q: TelemetryQuery, bucketMs: number):
   const limit = q.limit < 0 ? Infinity : q.limit;
   if (limit === 0) return [];
   const start = (ts: number) => Math.trunc(ts / b) * b;
-  const buckets = new Map<string, Bucket>();
+  // Per device and point (a unit change makes two point keys, one series), per bucket start.
+  const series = new Map<string, Map<number, Bucket>>();
+  const buckets: Bucket[] = [];
+  const since = q.since ?? -Infinity;
+  const until = q.until ?? Infinity;
   for await (const page of newestBlocks(db, q)) {
-    const found: Row[] = [];
-    for (const blk of page) rows(blk, q, found);
-    for (const r of found) {
-      const ts = start(r.ts);
-      const k = `${ts}\0${r.device}\0${r.point}`;
-      let a = buckets.get(k);
-      if (!a) {
-        const unit = null;
-        buckets.set(
-          k,
-          (a = {
-            device: r.device,
-            point: r.point,
-            unit,
-            ts,
-            mean: 0,
-            min: r.value,
-            max: r.value,
-            count: 0,
-            sum: new Sum(),
-          }),
-        );
+    for (const blk of page) {
+      const sk = `${blk.device}\0${blk.point}`;
+      let byStart = series.get(sk);
+      if (!byStart) series.set(sk, (byStart = new Map()));
+      let a: Bucket | undefined;
+      for (const r of unpack(blk)) {
+        if (r.ts < since || r.ts > until) continue;
+        const ts = start(r.ts);
+        if (a?.ts !== ts) {
+          a = byStart.get(ts);
+          if (!a) {
+            a = {
+              device: blk.device,
+              point: blk.point,
+              unit: null,
+              ts,
+              mean: 0,
+              min: r.value,
+              max: r.value,
+              count: 0,
+              sum: new Sum(),
+            };
+            byStart.set(ts, a);
+            buckets.push(a);
+          }
+          // Units of one point: the greatest, as SQL's MAX.
+          if (blk.unit !== '' && (a.unit === null || blk.unit > a.unit)) a.unit = blk.unit;
+        }
+        a.sum.add(r.value);
+        a.count++;
+        if (r.value < a.min) a.min = r.value;
+        if (r.value > a.max) a.max = r.value;
       }
-      // Units of one point (a unit change makes two point keys): the greatest, as SQL's MAX.
-      if (r.unit !== '' && (a.unit === null || r.unit! > a.unit)) a.unit = r.unit;
-      a.sum.add(r.value);
-      a.count++;
-      if (r.value < a.min) a.min = r.value;
-      if (r.value > a.max) a.max = r.value;
     }
-    if (buckets.size < limit) continue;
-    const kth = [...buckets.values()].sort(bucketOrder)[limit - 1]!;
+    if (buckets.length < limit) continue;
+    const kth = [...buckets].sort(bucketOrder)[limit - 1]!;
     // Blocks not read yet only reach buckets starting at or before this page's last ts1.
     if (start(page[page.length - 1]!.ts1) < kth.ts) break;
   }
-  return [...buckets.values()]
+  return buckets
     .sort(bucketOrder)
     .slice(0, limit)
     .map(({ sum, ...a }) => ({ ...a, mean: sum.value / a.count }));
@@ -194,7 +273,7 @@ export async function blockBuckets(db: Db, q: TelemetryQuery, bucketMs: number):
  */
 export async function blockLatest(db: Db, gateway: string, since: number): Promise<StoredReading[]> {
   const blocks = await db.all<BlockRow>(
-    `SELECT ${BLOCK_COLUMNS} FROM gateway_keys g JOIN points p ON p.gw = g.id
+    `SELECT ${LATEST_COLUMNS} FROM gateway_keys g JOIN points p ON p.gw = g.id
      JOIN blocks b ON b.pt = p.id AND b.ts1 = (SELECT MAX(ts1) FROM blocks WHERE pt = p.id)
      WHERE g.gateway = ? AND b.ts1 >= ?`,
     [gateway, since],

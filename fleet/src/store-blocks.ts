@@ -43,8 +43,9 @@ export const PER_INSERT = Math.floor(32000 / COLUMNS);
 export interface PackedBlock {
   rid0: number;
   ts0: number;
-  rid_offsets: string;
-  ts_offsets: string;
+  /** NULL (as some queries read a one-reading block) stands for `[0]`. */
+  rid_offsets: string | null;
+  ts_offsets: string | null;
   vals: string;
 }
 
@@ -55,10 +56,18 @@ export interface BlockReading {
   value: number;
 }
 
-/** The readings of a block, in stored order. */
+/** The readings of a block, in stored order. A one-reading block (live telemetry) skips JSON.parse. */
 export function unpack(b: PackedBlock): BlockReading[] {
-  const rids = JSON.parse(b.rid_offsets) as number[];
-  const ts = JSON.parse(b.ts_offsets) as number[];
+  if ((b.rid_offsets ?? '[0]') === '[0]' && (b.ts_offsets ?? '[0]') === '[0]') {
+    const value = Number(b.vals.slice(1, -1));
+    if (b.vals[0] !== '[' || Number.isNaN(value))
+      throw new Error(
+        `fleet.db blocks: values ${b.vals.slice(0, 40)} of a one-reading block at reading id ${b.rid0}`,
+      );
+    return [{ rid: b.rid0, ts: b.ts0, value }];
+  }
+  const rids = JSON.parse(b.rid_offsets!) as number[];
+  const ts = JSON.parse(b.ts_offsets!) as number[];
   const vals = JSON.parse(b.vals) as number[];
   if (rids.length !== ts.length || rids.length !== vals.length)
     throw new Error(`fleet.db blocks: arrays of different lengths in a block at reading id ${b.rid0}`);
@@ -81,6 +90,11 @@ export interface Group {
 
 /** A group's readings as INSERT parameters, in blocks of at most `BLOCK_MAX`. */
 export function pushBlocks(out: SqlValue[], g: Group, src: number, gw: number, at: number): number {
+  if (g.rids.length === 1) {
+    const [rid, ts, v] = [g.rids[0]!, g.ts[0]!, g.vals[0]!];
+    out.push(src, g.pt, gw, rid, rid, 1, ts, ts, g.bool ? 1 : 0, at, '[0]', '[0]', `[${v}]`);
+    return 1;
+  }
   let blocks = 0;
   for (let i = 0; i < g.rids.length; i += BLOCK_MAX, blocks++) {
     const rids = g.rids.slice(i, i + BLOCK_MAX);

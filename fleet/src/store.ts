@@ -1,4 +1,7 @@
 import type { GatewayState, TelemetryBatch } from '../../common/contract/index.js';
+import type { Clock, Timer } from '../../common/clock.js';
+import { errorMessage } from '../../common/errors.js';
+import type { Logger } from '../../common/log.js';
 import { Db } from '../../common/sqlite.js';
 import {
   APPLY_SCHEMA,
@@ -15,10 +18,19 @@ import {
   SAMPLES_SCHEMA,
   samplesToBlocks,
 } from './store-blocks-migrate.js';
+import {
+  compactBlocks,
+  COMPACTION_SCHEMA,
+  loadMark,
+  saveMark,
+  type CompactOptions,
+  type CompactResult,
+} from './store-compact.js';
 import { migrateSqlite, type SqliteMigration } from './store-migrations.js';
 import { toEvent, toGap, toRecord, type GatewayRow } from './store-rows.js';
 
 export type { ApplyResult, UplinkMessage } from './store-apply.js';
+export type { CompactOptions, CompactResult } from './store-compact.js';
 
 export interface GatewayRecord {
   id: string;
@@ -157,11 +169,21 @@ export const STORE_MIGRATIONS: readonly SqliteMigration[] = [
     name: 'samples moved into blocks (one row per message, point and value type); readings view over blocks',
     up: samplesToBlocks,
   },
+  {
+    version: 5,
+    name: 'compaction: where the next scan for small blocks starts',
+    up: (db) => db.exec(COMPACTION_SCHEMA),
+  },
 ];
 
 export class SqliteFleetStore implements FleetStore {
   /** Integer keys by name (store-keys.ts), filled as transactions that created them commit. */
   private readonly keys = new Map<string, number>();
+  /** Compaction: the rowid its next scan starts from, the call in flight, the periodic timer. */
+  private compactFrom: number | undefined;
+  private compacting: Promise<CompactResult> | undefined;
+  private compactTimer: Timer | undefined;
+  private closed = false;
 
   private constructor(private readonly db: Db) {}
 
@@ -271,7 +293,65 @@ export class SqliteFleetStore implements FleetStore {
     return blockLatest(this.db, gateway, since);
   }
 
-  close(): Promise<void> {
+  /**
+   * Merge settled small blocks (store-compact.ts). Only blocks added since the previous call are
+   * scanned (from a mark kept in the file); calls do not overlap (a second waits for the first).
+   */
+  async compact(now: number, o?: CompactOptions): Promise<CompactResult> {
+    while (this.compacting) await this.compacting.catch(() => undefined);
+    if (this.closed) throw new Error('fleet.db compaction: the store is closed');
+    const run = (async () => {
+      const { next, ...r } = await compactBlocks(
+        this.db,
+        now,
+        (this.compactFrom ??= await loadMark(this.db)),
+        o,
+      );
+      if (next !== this.compactFrom) await saveMark(this.db, next);
+      this.compactFrom = next;
+      return r;
+    })();
+    this.compacting = run;
+    try {
+      return await run;
+    } finally {
+      if (this.compacting === run) this.compacting = undefined;
+    }
+  }
+
+  /**
+   * Compact every `everyMs` (default 5 min) until `close()`: a one-line summary when something was
+   * merged, failures logged (the next tick tries again), never thrown.
+   */
+  startCompaction(clock: Clock, log: Logger, everyMs = 300_000, o?: CompactOptions): void {
+    const tick = (): void => {
+      this.compactTimer = undefined;
+      if (this.closed) return;
+      this.compact(clock.now(), o)
+        .then(
+          (r) => {
+            for (const what of r.skipped) log.warn(`fleet.db compaction: bucket left as it is: ${what}`);
+            if (r.merged > 0)
+              log.info(
+                `fleet.db compaction: ${r.merged} blocks merged into ${r.written} (${r.readings} readings, ${r.transactions} transactions${r.done ? '' : ', more next time'})`,
+              );
+          },
+          (err: unknown) => {
+            if (!this.closed) log.warn(`fleet.db compaction failed: ${errorMessage(err)}`);
+          },
+        )
+        .finally(() => {
+          if (!this.closed) this.compactTimer = clock.setTimeout(tick, everyMs);
+        });
+    };
+    this.compactTimer?.cancel();
+    this.compactTimer = clock.setTimeout(tick, everyMs);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.compactTimer?.cancel();
+    await this.compacting?.catch(() => undefined);
     return this.db.close();
   }
 }
