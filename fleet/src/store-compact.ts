@@ -1,11 +1,11 @@
 /**
  * Compaction of `blocks` (store-blocks.ts), as a TSDB does: live telemetry arrives in small
  * messages (one poll cycle, each point once), so each block holds one reading. Once settled, the
- * small blocks of one (source, point, value type) whose readings all lie in one hour are rewritten
- * as blocks of up to `BLOCK_MAX` readings, sorted by ts then reading id. Every reading keeps its
+ * small blocks of one (source, point, value type) whose readings all lie in one hour that has ended
+ * are rewritten as blocks of up to `BLOCK_MAX` readings, sorted by ts then reading id. Every reading keeps its
  * id, ts, value and value type; `received` of a merged block is the latest `received` of the blocks
- * whose readings it holds (a reading's `receivedAt` can only move later, by at most the settle time
- * plus the compaction period). Dedupe stays exact: it compares reading ids, whatever block holds them.
+ * whose readings it holds (a reading's `receivedAt` can only move later, by at most the rest of its
+ * hour plus the settle time). Dedupe stays exact: it compares reading ids, whatever block holds them.
  */
 import type { Db, SqlValue } from '../../common/sqlite.js';
 import { BLOCK_MAX, COLUMNS, PER_INSERT, pushBlocks, unpack, type Group } from './store-blocks.js';
@@ -94,6 +94,8 @@ interface SourceBlock {
 
 const SCAN_PAGE = 20_000;
 
+const hourEnd = (ts: number): number => (Math.floor(ts / HOUR_MS) + 1) * HOUR_MS;
+
 /**
  * Scans blocks added since the last call (by rowid, from `from`) for settled small blocks inside one
  * hour; returns their buckets and the rowid to start from next time: the first unsettled block's,
@@ -113,7 +115,11 @@ export async function scanBuckets(
       [after, SCAN_PAGE],
     );
     for (const r of rows) {
-      if (r.received > settledBy) {
+      // Unsettled, or in an hour that has not ended yet (more of it may come): look again later,
+      // so an hour is merged once, not rewritten at every run while it fills. A block stamped far
+      // in the future (a device with a wrong clock) does not hold the scan back.
+      const open = hourEnd(r.ts1) > settledBy && r.ts1 <= settledBy + HOUR_MS;
+      if (r.received > settledBy || open) {
         next ??= r.id;
         continue;
       }

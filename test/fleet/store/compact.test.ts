@@ -165,6 +165,24 @@ describe('fleet.db block compaction', () => {
     await s.close();
   });
 
+  it('leaves an hour that is still filling alone, then merges it once it ended and settled', async () => {
+    const s = await open();
+    // 40 minutes of the hour T0+H..T0+2H, received as they came.
+    const part = liveDay(T0 + H, T0 + H + 40 * 60_000, 60_000);
+    await applyAll(s, part);
+    const blocks = (await blockRows(path())).length;
+    // 20 minutes later everything received is settled, but the hour has not ended: nothing merges.
+    expect(await s.compact(T0 + H + 60 * 60_000 - 1, { settleMs: SETTLE })).toMatchObject({ merged: 0 });
+    expect(await blockRows(path())).toHaveLength(blocks);
+    // The rest of the hour arrives; once the hour ended and settled, it is merged in one go.
+    const rest = liveDay(T0 + H + 40 * 60_000, T0 + 2 * H, 60_000, 10_000);
+    await applyAll(s, rest);
+    const r = await s.compact(T0 + 2 * H + SETTLE, { settleMs: SETTLE });
+    expect(r).toMatchObject({ merged: 60 * 6, written: 6, readings: 60 * 6 });
+    expect((await blockRows(path())).map((b) => b.n)).toEqual(new Array(6).fill(60));
+    await s.close();
+  });
+
   it('dedupes re-sends exactly after compaction, and merges late blocks into the hour', async () => {
     const s = await open();
     const day = liveDay(T0, T0 + 2 * H, 60_000);
