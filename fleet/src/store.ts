@@ -27,6 +27,7 @@ import {
   type CompactResult,
 } from './store-compact.js';
 import { migrateSqlite, type SqliteMigration } from './store-migrations.js';
+import { pruneMessageKeys } from './store-prune.js';
 import { toEvent, toGap, toRecord, type GatewayRow } from './store-rows.js';
 
 export type { ApplyResult, UplinkMessage } from './store-apply.js';
@@ -296,8 +297,9 @@ export class SqliteFleetStore implements FleetStore {
   /**
    * Merge settled small blocks (store-compact.ts). Only blocks added since the previous call are
    * scanned (from a mark kept in the file); calls do not overlap (a second waits for the first).
+   * Then drop the message keys of long-silent sessions (store-prune.ts).
    */
-  async compact(now: number, o?: CompactOptions): Promise<CompactResult> {
+  async compact(now: number, o?: CompactOptions): Promise<CompactResult & { messageKeys: number }> {
     while (this.compacting) await this.compacting.catch(() => undefined);
     if (this.closed) throw new Error('fleet.db compaction: the store is closed');
     const run = (async () => {
@@ -309,7 +311,7 @@ export class SqliteFleetStore implements FleetStore {
       );
       if (next !== this.compactFrom) await saveMark(this.db, next);
       this.compactFrom = next;
-      return r;
+      return { ...r, messageKeys: await pruneMessageKeys(this.db, now) };
     })();
     this.compacting = run;
     try {
@@ -328,14 +330,17 @@ export class SqliteFleetStore implements FleetStore {
       this.compactTimer = undefined;
       if (this.closed) return;
       this.compact(clock.now(), o)
+        .then((r) => {
+          for (const what of r.skipped) log.warn(`fleet.db compaction: bucket left as it is: ${what}`);
+          if (r.merged > 0)
+            log.info(
+              `fleet.db compaction: ${r.merged} blocks merged into ${r.written} (${r.readings} readings, ${r.transactions} transactions${r.done ? '' : ', more next time'})`,
+            );
+          if (r.messageKeys > 0)
+            log.info(`fleet.db: dropped ${r.messageKeys} message keys of sessions silent for 30 days`);
+        })
         .then(
-          (r) => {
-            for (const what of r.skipped) log.warn(`fleet.db compaction: bucket left as it is: ${what}`);
-            if (r.merged > 0)
-              log.info(
-                `fleet.db compaction: ${r.merged} blocks merged into ${r.written} (${r.readings} readings, ${r.transactions} transactions${r.done ? '' : ', more next time'})`,
-              );
-          },
+          () => undefined,
           (err: unknown) => {
             if (!this.closed) log.warn(`fleet.db compaction failed: ${errorMessage(err)}`);
           },
