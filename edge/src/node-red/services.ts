@@ -36,7 +36,10 @@ export interface EdgeServices {
   latest(device: string, point: string): PointReading | undefined;
   onReadings(fn: (readings: PointReading[]) => void): Unsubscribe;
   onDeviceState(fn: (device: string, online: boolean, reason: string) => void): Unsubscribe;
-  /** Through the line scheduler and the interlocks; rejects with a CityGateError. */
+  /**
+   * Through the line scheduler and the interlocks; rejects with a CityGateError (also when a rule
+   * drives the point: one automatic controller per point).
+   */
   write(device: string, point: string, value: number | boolean): Promise<void>;
   raiseAlarm(alarm: AlarmRaise): Promise<void>;
   clearAlarm(id: string, device?: string): Promise<void>;
@@ -127,7 +130,19 @@ export function servicesFromRuntime(runtime: EdgeRuntime, sinks: ServiceSinks): 
       runtime.events.on('device', fn);
       return () => runtime.events.off('device', fn);
     },
-    write: (device, point, value) => runtime.write(device, point, value),
+    write: (device, point, value) => {
+      // One automatic controller per point: a flow writing what a rule drives would fight it.
+      const rules = runtime.rules.driversOf(device, point);
+      if (rules.length > 0)
+        return Promise.reject(
+          new CityGateError(
+            'point-driven-by-rules',
+            `${device}.${point} is driven by rule ${rules.join(', ')} on gateway ${runtime.id}; a flow may not ` +
+              'write it as well (the two would fight): take the rule out of the gateway config, or use an override',
+          ),
+        );
+      return runtime.write(device, point, value);
+    },
     raiseAlarm: async (a) => sinks.raiseAlarm(a),
     clearAlarm: async (id, device) => sinks.clearAlarm(id, device),
     publishTelemetry: async (stream, body) => sinks.publishTelemetry(stream, body),

@@ -184,6 +184,11 @@ export class RuleEngine {
     return [];
   }
 
+  /** Ids of the rules that drive a point (write it); empty when no rule does. */
+  driversOf(device: string, point: string): string[] {
+    return this.targets.get(`${device}.${point}`)?.owners.map((o) => o.rule.id) ?? [];
+  }
+
   /**
    * A write from outside the rules (operator, fleet command, Node-RED node, local API): the id of the
    * active interlock it would break, or undefined when it may go to the device.

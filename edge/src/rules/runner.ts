@@ -63,6 +63,11 @@ export class RuleRunner {
   }
 
   /** Throws InterlockError if an outside write would break an active interlock. */
+  /** Ids of the rules that drive a point; empty when no rule writes it. */
+  driversOf(device: string, point: string): string[] {
+    return this.engine.driversOf(device, point);
+  }
+
   checkWrite(device: string, point: string, value: Value): void {
     const il = this.engine.interlockBlocking(device, point, value);
     if (il) throw new InterlockError(device, point, value, il);
