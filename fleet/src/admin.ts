@@ -61,7 +61,7 @@ export interface ConnectOptions {
   control: { url: string; clientId: string; username?: string; password?: string };
   /** The URL given to gateways at provisioning (normally mqtts://…). */
   publicMqttUrl: string;
-  /** Close a gateway's MQTT connection (embedded broker). */
+  /** Close a gateway's MQTT connection (embedded broker; external: session takeover, revocation.ts). */
   disconnect?: (gatewayId: string) => void;
   /** External Mosquitto: keep password and ACL files here up to date; `fleetUser` may do everything. */
   mosquitto?: { dir: string; fleetUser: string; fleetPassword: string; onChange?: () => void };
@@ -171,8 +171,9 @@ export async function openAdmin(o: AdminOptions): Promise<FleetAdmin> {
         syncMosquitto().catch((err: unknown) => o.log.error(`cannot update Mosquitto files: ${String(err)}`));
       registry.onRevoke(async (gw) => {
         o.log.warn(`gateway ${gw} revoked: disconnecting`);
-        c.disconnect?.(gw);
+        // Files first: an external Mosquitto must know before the gateway's reconnect.
         await sync();
+        c.disconnect?.(gw);
       });
       registry.onProvision(sync);
       return {

@@ -44,6 +44,11 @@ export class IngestHandler {
   readonly stats: IngestStats = { batches: 0, readings: 0, duplicates: 0, duplicateMessages: 0, rejected: 0 };
   private queue: { m: UplinkMessage; resolve: (r: ApplyResult) => void; reject: (e: unknown) => void }[] = [];
   private running = false;
+  /**
+   * Set by the composition root: why a gateway's messages must not be stored (it was revoked), or
+   * undefined. Asked for every data message and for births; a death is always recorded.
+   */
+  refuse?: (gatewayId: string, channel: UplinkChannel) => string | undefined;
   /** Called once per newly stored message (not for duplicates): rollouts follow update progress here. */
   readonly listeners: ((gateway: string, m: UplinkMessage) => void)[] = [];
 
@@ -68,10 +73,14 @@ export class IngestHandler {
       if (payload.length === 0) return Promise.resolve(); // a cleared retained message
       const msg = decode('state', gatewayId, payload);
       if (!msg.ok) return this.reject(gatewayId, channel, msg.error);
+      const refused = msg.value.state === 'online' ? this.refuse?.(gatewayId, channel) : undefined;
+      if (refused) return this.reject(gatewayId, channel, refused);
       return this.store.recordState(msg.value, this.clock.now()).then(() => {
         this.log.info(`gateway ${gatewayId} ${msg.value.state} (session ${msg.value.session})`);
       });
     }
+    const refused = this.refuse?.(gatewayId, channel);
+    if (refused) return this.reject(gatewayId, channel, refused);
     const msg = decode(channel, gatewayId, payload);
     if (!msg.ok) return this.reject(gatewayId, channel, msg.error);
     const m = { channel, value: msg.value } as UplinkMessage;

@@ -7,6 +7,7 @@ import { createLogger, type Logger } from '../../common/log.js';
 import { packageVersion } from '../../common/package-root.js';
 import { buildApi } from './api.js';
 import { openAdmin, type FleetAdmin } from './admin.js';
+import { RevokedGateways, takeOverSession } from './revocation.js';
 import type { ScryptCost } from './provisioning/secret-hash.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from './broker.js';
 import { IngestHandler, startIngest, type Ingest } from './ingest.js';
@@ -176,6 +177,21 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
         })
       : await startIngest(ingestOpts, handler, log.child('ingest'));
   const sites = await SiteStore.open(sharedDb ?? join(dataDir, 'fleet.db'));
+  // Revoked gateways: nothing they send is stored, and their live connection is closed (revocation.ts).
+  const external = opts.externalBroker;
+  const kick = (gw: string): void => {
+    if (broker) broker.disconnect(gw);
+    else if (external) void takeOverSession(external, gw, log.child('revocation'));
+  };
+  const revoked = admin
+    ? await RevokedGateways.open(admin.registry, sharedDb ? 5_000 : undefined)
+    : undefined;
+  if (revoked)
+    handler.refuse = (gw, channel) => {
+      if (!revoked.has(gw)) return undefined;
+      if (channel === 'state' && revoked.kickDue(gw, clock.now())) kick(gw);
+      return 'the gateway is revoked';
+    };
   const adminDeps = await admin?.connect({
     control: {
       url: ingestOpts.url,
@@ -184,7 +200,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
       password: ingestOpts.password,
     },
     publicMqttUrl: opts.publicMqttUrl ?? broker?.tlsUrl ?? ingestOpts.url,
-    disconnect: (gw) => broker?.disconnect(gw),
+    disconnect: (gw) => kick(gw),
     mosquitto:
       opts.mosquitto && opts.externalBroker?.username && opts.externalBroker.password
         ? {
@@ -303,6 +319,7 @@ export async function startFleet(opts: FleetOptions): Promise<Fleet> {
       await flows.stop();
       await rollouts.stop();
       await ingest.close();
+      revoked?.close();
       await admin?.close();
       await broker?.close();
       await alarms.close();

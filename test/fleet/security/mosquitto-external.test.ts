@@ -35,6 +35,16 @@ const telemetry = (gateway: string, id: number) =>
     readings: [{ id, device: 'd-1', point: 'p', value: id, ts: Date.now() }],
   });
 
+const state = (s: 'online' | 'offline') =>
+  JSON.stringify({
+    v: PROTOCOL_VERSION,
+    gateway: 'gw-c',
+    session: 1,
+    state: s,
+    ts: Date.now(),
+    version: 't',
+  });
+
 describe('external Mosquitto with generated password and ACL files', () => {
   const dir = tempDir();
   const mdir = join(dir.path, 'mosquitto');
@@ -48,6 +58,8 @@ describe('external Mosquitto with generated password and ACL files', () => {
   let watcher: mqtt.MqttClient;
   const seen: string[] = [];
   let reloads = 0;
+  /** While true, the fleet's file changes do not reach Mosquitto (a reload that has not happened yet). */
+  let holdReload = false;
 
   const pub = (c: { id: string; pass: string }, topic: string, msg: string) =>
     run('mosquitto_pub', [
@@ -94,6 +106,7 @@ describe('external Mosquitto with generated password and ACL files', () => {
       mosquitto: {
         dir: mdir,
         onChange: () => {
+          if (holdReload) return;
           reloads++;
           mosq.kill('SIGHUP');
         },
@@ -168,6 +181,49 @@ describe('external Mosquitto with generated password and ACL files', () => {
     await waitFor('subscription acknowledged', () => /Sending SUBACK to gw-a/.test(mlog));
     await watcher.publishAsync(topics.telemetry('gw-b'), telemetry('gw-b', 2), { qos: 1 });
     expect((await sub).stdout).toBe('');
+  });
+
+  it('revoking closes the live session, stores nothing more from it and closes it again if it comes back before the reload', async () => {
+    const c = await provisionGateway(fleet, admin, 'gw-c', dir.path);
+    const connect = () =>
+      mqtt.connectAsync(`mqtt://127.0.0.1:${port}`, {
+        clientId: 'gw-c',
+        username: 'gw-c',
+        password: c.password,
+        reconnectPeriod: 0,
+        will: { topic: topics.state('gw-c'), payload: Buffer.from(state('offline')), qos: 1, retain: true },
+      });
+    let gw!: mqtt.MqttClient;
+    await waitFor('gw-c accepted', async () => {
+      gw = await connect().catch(() => undefined as unknown as mqtt.MqttClient);
+      return gw !== undefined;
+    });
+    await gw.publishAsync(topics.telemetry('gw-c'), telemetry('gw-c', 1), { qos: 1 });
+    await waitFor('gw-c reading stored', async () => (await fleet.store.getGateway('gw-c'))?.readings === 1);
+    let closed = 0;
+    gw.on('close', () => closed++);
+    // Mosquitto does not re-read its files yet: only the fleet can end the session.
+    holdReload = true;
+    expect((await api(fleet, admin, 'POST', '/api/v1/gateways/gw-c/revoke')).status).toBe(200);
+    await waitFor('gw-c connection closed by the fleet', () => closed > 0);
+    // Back before the reload: its birth gets it closed again, and what it sends is not stored.
+    const back = await connect();
+    let closedAgain = false;
+    back.on('close', () => (closedAgain = true));
+    await back
+      .publishAsync(topics.telemetry('gw-c'), telemetry('gw-c', 2), { qos: 1 })
+      .catch(() => undefined);
+    await back
+      .publishAsync(topics.state('gw-c'), state('online'), { qos: 1, retain: true })
+      .catch(() => undefined);
+    await waitFor('gw-c closed again', () => closedAgain);
+    expect((await fleet.store.getGateway('gw-c'))?.readings).toBe(1);
+    holdReload = false;
+    mosq.kill('SIGHUP');
+    await waitFor(
+      'gw-c refused after the reload',
+      async () => (await pub({ id: 'gw-c', pass: c.password }, topics.telemetry('gw-c'), 'x')).code !== 0,
+    );
   });
 
   it('revoking removes the gateway from the files and Mosquitto refuses it', async () => {
