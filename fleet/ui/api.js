@@ -44,6 +44,9 @@ export function fmtValue(v) {
 }
 
 /** Age relative to the fleet's clock (the demo's clock can run faster than real time). */
+/** The city's time zone: charts and times on the dashboard are in Hanoi time, whatever the browser's. */
+export const CITY_TZ = 'Asia/Ho_Chi_Minh';
+
 export function ago(ts, now = Date.now()) {
   const s = Math.max(0, Math.round((now - ts) / 1000));
   return s < 60 ? `${s} s ago` : s < 3600 ? `${Math.round(s / 60)} min ago` : `${Math.round(s / 3600)} h ago`;

@@ -1,7 +1,7 @@
-import { api, esc } from './api.js';
+import { api, CITY_TZ, esc } from './api.js';
 import { confirmDialog } from './dialog.js';
 
-const when = (ts) => new Date(ts).toLocaleString('en-GB', { timeZone: 'Asia/Ho_Chi_Minh' });
+const when = (ts) => new Date(ts).toLocaleString('en-GB', { timeZone: CITY_TZ });
 
 /**
  * Claim tokens: a technician provisions a new gateway with one (`citygate provision --token …`).

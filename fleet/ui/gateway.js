@@ -1,4 +1,4 @@
-import { ago, api, can, esc, fmtValue, isFault } from './api.js';
+import { ago, api, can, CITY_TZ, esc, fmtValue, isFault } from './api.js';
 import { outcome, writePoint } from './commands.js';
 import { confirmDialog } from './dialog.js';
 import { renderOverrideForm } from './override.js';
@@ -25,7 +25,9 @@ async function drawChart(el, gw, key) {
       {
         width: Math.max(280, el.clientWidth),
         height: 240,
-        series: [{}, { label: `${key} ${unit}`, stroke: '#2563eb', width: 2 }],
+        // Hanoi time on the axis and in the legend, not the browser's zone.
+        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1e3), CITY_TZ),
+        series: [{ label: 'Hanoi time' }, { label: `${key} ${unit}`, stroke: '#2563eb', width: 2 }],
         axes: [{}, { label: unit }],
       },
       data,

@@ -17,6 +17,25 @@ type DemoRole = 'viewer' | 'operator' | 'admin';
  * The dashboard in Debian's Chromium against a running `citygate demo` with its security on:
  * each role signs in with its own API token; an operator commands, a viewer only looks.
  */
+
+/** uPlot's legend stamp (`{YYYY}-{MM}-{DD} {h}:{mm}{aa}`) of `ts` in Hanoi time. */
+function hanoiStamp(ts: number): string {
+  const p = Object.fromEntries(
+    new Intl.DateTimeFormat('en-US', {
+      timeZone: 'Asia/Ho_Chi_Minh',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: 'numeric',
+      minute: '2-digit',
+      hour12: true,
+    })
+      .formatToParts(new Date(ts))
+      .map((x) => [x.type, x.value]),
+  );
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}${String(p.dayPeriod).toLowerCase()}`;
+}
+
 describe('fleet dashboard in a real browser', () => {
   const dir = tempDir();
   const releaseKey = testKey();
@@ -47,7 +66,8 @@ describe('fleet dashboard in a real browser', () => {
 
   /** A fresh browser context (its own sessionStorage) signed in through the login form. */
   async function signIn(role: DemoRole, viewport = { width: 1200, height: 850 }): Promise<Page> {
-    const ctx = await browser.newContext({ viewport });
+    // The browser in UTC: the dashboard must still show Hanoi time.
+    const ctx = await browser.newContext({ viewport, timezoneId: 'UTC' });
     const page = await ctx.newPage();
     page.on('pageerror', (e) => pageErrors.push(`${role}: ${String(e)}`));
     page.on('console', (m) => m.type() === 'error' && pageErrors.push(`${role}: ${m.text()}`));
@@ -192,6 +212,14 @@ describe('fleet dashboard in a real browser', () => {
     expect(await page.textContent('#points')).toContain('W');
     const first = await page.getAttribute('#chart', 'data-last');
     await expect.poll(() => page.getAttribute('#chart', 'data-last'), { timeout: 15_000 }).not.toBe(first);
+    // The chart speaks Hanoi time in a UTC browser: the legend at the newest point reads as in Hanoi.
+    const box = (await page.$('#chart .u-over'))!;
+    const { width } = (await box.boundingBox())!;
+    const lastBefore = Number(await page.getAttribute('#chart', 'data-last'));
+    await box.hover({ position: { x: width - 1, y: 5 } });
+    const legend = await page.textContent('#chart .u-legend .u-series:first-child .u-value');
+    const lastAfter = Number(await page.getAttribute('#chart', 'data-last'));
+    expect([lastBefore, lastAfter].map(hanoiStamp)).toContain(legend);
     // gw-3 has a failed lamp on purpose: the page says so.
     expect(await page.textContent('#gw-meta')).toMatch(/[1-9] fault\(s\)/);
     // Connection and outbox health, software and config state, as the gateway reported them.
