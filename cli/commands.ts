@@ -167,7 +167,7 @@ export const fleetCommand: Command = {
   name: 'fleet',
   summary: 'run the fleet service: MQTT broker (embedded by default), telemetry store, HTTP API',
   usage:
-    'fleet [--data DIR] [--host ADDR] [--http-port N] [--mqtt-port N] [--broker URL] [--store postgres://…] [--share GROUP]',
+    'fleet [--data DIR] [--host ADDR] [--http-port N] [--mqtt-port N] [--broker URL] [--store postgres://…] [--share GROUP]\n       citygate fleet import --data DIR --store postgres://…  (one machine to several: docs/scaling.md)',
   options: {
     data: { type: 'string' },
     host: { type: 'string' },

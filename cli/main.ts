@@ -14,6 +14,7 @@ import { flashCommand } from './flash/command.js';
 import { commissionCommand } from './commission-command.js';
 import { firstbootCommand } from './firstboot-command.js';
 import { nodeRedCommand } from './node-red-command.js';
+import { fleetImportCommand } from './fleet-import-command.js';
 import { provisionCommand } from './provision-command.js';
 
 const commands: Command[] = [
@@ -56,7 +57,11 @@ export async function main(argv: string[]): Promise<number> {
     console.log(packageVersion());
     return 0;
   }
-  const cmd = commands.find((c) => c.name === name);
+  // `fleet import` is its own command with its own options (cli/fleet-import-command.ts).
+  const cmd =
+    name === 'fleet' && rest[0] === 'import'
+      ? (rest.shift(), fleetImportCommand)
+      : commands.find((c) => c.name === name);
   if (!cmd) {
     console.error(`citygate: unknown command '${name}'\n\n${usage()}`);
     return 2;
