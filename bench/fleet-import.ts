@@ -3,7 +3,7 @@
  * hourly roll-up, one transaction) against the same readings written through the PostgreSQL store's
  * live write path (PgFleetStore.apply, groups of messages) into a second empty database of the same
  * cluster, in the same run. PostgreSQL keeps its defaults (fsync, synchronous_commit on).
- * `npx tsx bench/fleet-import.ts [readings]` (default 200000)
+ * `npm run bench:import [-- readings]` (default 200000)
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
