@@ -1,4 +1,4 @@
-import { createLogger, type Level } from '../common/log.js';
+import { createLogger, type Level, type Logger } from '../common/log.js';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFileAtomic } from '../common/fs-atomic.js';
@@ -10,6 +10,7 @@ import { CREDENTIALS_FILE, loadCredentials, type FleetCredentials } from '../edg
 import { ConfigStore } from '../edge/src/config-store.js';
 import { startEdge } from '../edge/src/main.js';
 import { startFleet } from '../fleet/src/main.js';
+import { reloadMosquitto } from '../fleet/src/provisioning/mosquitto-reload.js';
 import { loadProfiles } from '../hardware/src/profile.js';
 import type { Parity } from '../hardware/src/modbus-rtu.js';
 import { RtuSimulator } from '../hardware/src/sim/rtu-server.js';
@@ -163,6 +164,22 @@ export const edgeCommand: Command = {
   },
 };
 
+/** `--mosquitto-dir` and `--mosquitto-pid`: where the files go and how Mosquitto hears of changes. */
+function mosquittoOptions(
+  values: Record<string, unknown>,
+  log: Logger,
+): { dir: string; onChange?: () => void } | undefined {
+  const dir = values['mosquitto-dir'];
+  const pid = values['mosquitto-pid'];
+  if (typeof pid === 'string' && typeof dir !== 'string')
+    throw new UsageError('--mosquitto-pid needs --mosquitto-dir (the files Mosquitto is to re-read)');
+  if (typeof dir !== 'string') return undefined;
+  return {
+    dir,
+    onChange: typeof pid === 'string' ? reloadMosquitto(pid, log.child('mosquitto')) : undefined,
+  };
+}
+
 export const fleetCommand: Command = {
   name: 'fleet',
   summary: 'run the fleet service: MQTT broker (embedded by default), telemetry store, HTTP API',
@@ -178,6 +195,7 @@ export const fleetCommand: Command = {
     'tls-hosts': { type: 'string' },
     'public-mqtt-url': { type: 'string' },
     'mosquitto-dir': { type: 'string' },
+    'mosquitto-pid': { type: 'string' },
     insecure: { type: 'boolean' },
     'log-level': { type: 'string' },
     store: { type: 'string' },
@@ -203,6 +221,8 @@ export const fleetCommand: Command = {
     'public-mqtt-url': 'broker URL handed to gateways at provisioning (default the TLS listener)',
     'mosquitto-dir':
       'with --broker: keep Mosquitto password and ACL files here (reload Mosquitto after changes)',
+    'mosquitto-pid':
+      "with --mosquitto-dir: Mosquitto's pid_file; the fleet sends it SIGHUP after each change (same user or root)",
     insecure: 'no gateway credentials, no API tokens, no TLS listener (local experiments only)',
     'log-level': 'debug | info | warn | error (default info)',
   },
@@ -237,7 +257,7 @@ export const fleetCommand: Command = {
       tlsHosts:
         typeof values['tls-hosts'] === 'string' ? values['tls-hosts'].split(',').filter(Boolean) : undefined,
       publicMqttUrl: values['public-mqtt-url'] as string | undefined,
-      mosquitto: typeof values['mosquitto-dir'] === 'string' ? { dir: values['mosquitto-dir'] } : undefined,
+      mosquitto: mosquittoOptions(values, log),
       security: values.insecure === true ? 'open' : 'enforced',
       externalBroker,
       log,

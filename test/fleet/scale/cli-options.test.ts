@@ -35,6 +35,12 @@ describe('citygate fleet --store / --share: bad input is named', () => {
     expect(fleet('--share', 'no/slash').err).toContain("--share: 'no/slash' is not a group name");
   });
 
+  it('refuses --mosquitto-pid without --mosquitto-dir', () => {
+    const r = fleet('--mosquitto-pid', '/run/mosquitto/mosquitto.pid');
+    expect(r.code).toBe(2);
+    expect(r.err).toContain('--mosquitto-pid needs --mosquitto-dir');
+  });
+
   it('names an unreachable PostgreSQL without printing its password', async () => {
     const port = await freePort();
     const r = fleet(
