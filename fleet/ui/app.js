@@ -1,5 +1,6 @@
 import { api, ApiError, can, esc, session } from './api.js';
 import { renderClaims } from './claims.js';
+import { renderFlows } from './flows.js';
 import { renderGateway } from './gateway.js';
 import { renderMap } from './map.js';
 import { renderRollouts } from './rollouts.js';
@@ -30,9 +31,9 @@ async function whoAmI() {
   who.innerHTML = session.me
     ? `${esc(session.me.name)} (${esc(session.me.role)}) <button id="logout" type="button">Sign out</button>`
     : '';
-  // What this role may open: everyone the map and rollouts; claim tokens for who may provision.
+  // What this role may open: everyone the map, rollouts and flows; claim tokens for who may provision.
   document.querySelector('header nav').innerHTML =
-    '<a href="#/">Map</a><a href="#/rollouts">Rollouts</a>' +
+    '<a href="#/">Map</a><a href="#/rollouts">Rollouts</a><a href="#/flows">Flows</a>' +
     (can('provision') ? '<a href="#/claims">Claim tokens</a>' : '');
   who.querySelector('#logout')?.addEventListener('click', () => {
     session.token = '';
@@ -54,6 +55,7 @@ async function render() {
     const m = /^#\/gw\/([a-z0-9-]+)$/.exec(location.hash);
     if (m) await renderGateway(view, m[1], state);
     else if (location.hash === '#/rollouts') await renderRollouts(view);
+    else if (location.hash === '#/flows') await renderFlows(view);
     else if (location.hash === '#/claims' && can('provision')) await renderClaims(view);
     else await renderMap(view, state);
     const { gateways } = await api('/api/v1/gateways');

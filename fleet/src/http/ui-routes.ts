@@ -32,6 +32,7 @@ export function registerUiRoutes(app: FastifyInstance): void {
     'dialog.js',
     'claims.js',
     'rollouts.js',
+    'flows.js',
     'style.css',
   ])
     add(`/ui/${f}`, join(ui, f));

@@ -288,6 +288,56 @@ describe('fleet dashboard in a real browser', () => {
     await expect.poll(() => card.locator('.state').textContent(), { timeout: 10_000 }).toBe('aborted');
   });
 
+  it('lists flow sets, takes gw-2 local flows in, deploys a version through the dialog and follows it', async () => {
+    // gw-2 runs the default Node-RED flows, never deployed from the fleet: drift to take in.
+    const flows = [
+      { id: 'bt-tab', type: 'tab', label: 'browser test' },
+      { id: 'bt-inject', type: 'inject', z: 'bt-tab', name: 'tick', repeat: '', once: false, wires: [[]] },
+    ];
+    const pub = await api('admin', 'POST', '/api/v1/flow-sets/browser-test', { flows });
+    expect(pub.status, JSON.stringify(pub.body)).toBe(201);
+    const page = pages.admin!;
+    await page.click('header nav a[href="#/flows"]');
+    await page
+      .locator('table.versions[data-set="browser-test"] tr[data-version="1"]', { hasText: '2 nodes' })
+      .waitFor({ timeout: 10_000 });
+    const gw2 = page.locator('#flow-status tr[data-gw="gw-2"]');
+    const gw2Text = async () => (await gw2.textContent())?.replace(/\s+/g, ' ');
+    await expect.poll(gw2Text, { timeout: 20_000 }).toContain('drift');
+    // A gateway running its own flows needs a name for the new set; the take-in makes it v1 of that set.
+    await gw2.locator('button.take-in').click();
+    expect(await page.textContent('#flow-msg')).toContain('name the new set');
+    await gw2.locator('input[name=set]').fill('lake-control');
+    await gw2.locator('button.take-in').click();
+    expect(await page.textContent('dialog#confirm')).toContain(
+      "Take gw-2's running flows in as a new flow set 'lake-control'?",
+    );
+    await page.click('#confirm-ok');
+    await page
+      .locator('table.versions[data-set="lake-control"] tr[data-version="1"]', {
+        hasText: 'taken in from gw-2',
+      })
+      .waitFor({ timeout: 10_000 });
+    await expect.poll(gw2Text, { timeout: 20_000 }).toMatch(/(applied|in-sync).*lake-control v1/);
+
+    const form = page.locator('#deploy-form');
+    await form.locator('select[name=version]').selectOption({ label: 'browser-test v1' });
+    await form.locator('select[name=target]').selectOption({ label: 'gateway gw-2' });
+    await form.locator('button[type=submit]').click();
+    const dialog = page.locator('dialog#confirm');
+    await dialog.waitFor({ state: 'visible', timeout: 10_000 });
+    expect(await dialog.textContent()).toContain('Deploy browser-test v1 to 1 gateway: gw-2?');
+    await page.screenshot({ path: join(SHOTS, 'flows-confirm.png') });
+    await page.click('#confirm-ok');
+    const result = page.locator('#flow-deploy table.results tr[data-gw="gw-2"]');
+    await expect.poll(() => result.textContent(), { timeout: 20_000 }).toContain('applied v1');
+    await expect.poll(gw2Text, { timeout: 10_000 }).toMatch(/applied.*browser-test v1/);
+    expect(await gw2.locator('.dot.ok').count()).toBe(1);
+    const status = await api('admin', 'GET', '/api/v1/gateways/gw-2/flows');
+    expect(status.body).toMatchObject({ assigned: { name: 'browser-test', version: 1 }, inSync: true });
+    await page.screenshot({ path: join(SHOTS, 'flows.png') });
+  }, 60_000);
+
   it('lets a viewer look but not command', async () => {
     const page = await signIn('viewer');
     await page.waitForSelector('svg.map circle.gw', { timeout: 20_000 });
@@ -306,6 +356,15 @@ describe('fleet dashboard in a real browser', () => {
     });
     expect(r.status).toBe(403);
     expect(JSON.stringify(r.body)).toContain("role 'viewer' may not operate");
+    // The flows page is read-only for a viewer: the states, no deploy or take-in, and the API says no.
+    await page.click('header nav a[href="#/flows"]');
+    await page
+      .locator('#flow-status tr[data-gw="gw-2"]', { hasText: 'browser-test v1' })
+      .waitFor({ timeout: 10_000 });
+    await page.locator('table.versions[data-set="browser-test"]').waitFor();
+    expect(await page.locator('#deploy-form, button.take-in, #flow-status input').count()).toBe(0);
+    const d = await api('viewer', 'POST', '/api/v1/flow-sets/browser-test/deploy', { gateway: 'gw-2' });
+    expect(d.status).toBe(403);
   });
 
   it('works on a phone-sized screen', async () => {
@@ -324,6 +383,14 @@ describe('fleet dashboard in a real browser', () => {
     );
     expect(overflow, wide.join(' ')).toBeLessThanOrEqual(0);
     await page.screenshot({ path: join(SHOTS, 'phone.png'), fullPage: true });
+    // The flows page too, with its deploy form (the operator may configure).
+    await page.goto(`${url}#/flows`);
+    await page.waitForSelector('#deploy-form select[name=target] option', { state: 'attached' });
+    await page.waitForSelector('#flow-status tr[data-gw="gw-2"]');
+    expect(
+      await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth),
+    ).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: join(SHOTS, 'phone-flows.png'), fullPage: true });
   });
 
   it('raised no page errors', () => {
