@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { packageRoot } from '../../../common/package-root.js';
@@ -20,21 +20,10 @@ export function registerUiRoutes(app: FastifyInstance): void {
     files.set(url, { body: readFileSync(path), type: TYPES[ext] ?? 'application/octet-stream' });
   };
   const ui = join(root, 'fleet', 'ui');
-  for (const f of [
-    'index.html',
-    'app.js',
-    'map.js',
-    'gateway.js',
-    'alarms.js',
-    'api.js',
-    'commands.js',
-    'override.js',
-    'dialog.js',
-    'claims.js',
-    'rollouts.js',
-    'flows.js',
-    'style.css',
-  ])
+  // Every page, script and style in fleet/ui (read once at start; nothing else is served from disk).
+  for (const f of readdirSync(ui)
+    .filter((n) => /\.(html|js|css)$/.test(n))
+    .sort())
     add(`/ui/${f}`, join(ui, f));
   add('/ui/maps/hoan-kiem.geojson', join(ui, 'maps', 'hoan-kiem.geojson'));
   add('/vendor/uplot.js', join(root, 'node_modules', 'uplot', 'dist', 'uPlot.iife.min.js'));
