@@ -29,7 +29,8 @@ import { tempDir } from '../../helpers.js';
 import { startPostgres, type PostgresCluster } from '../../helpers/postgres.js';
 import { api, provisionGateway, startSecureFleet, tryConnect } from '../security/helpers.js';
 
-const T0 = Date.now() - 3_600_000;
+// On an hour boundary, so the 30 minutes of readings fall in one hour (a fixed number of hourly roll-up rows).
+const T0 = Math.floor((Date.now() - 3 * 3_600_000) / 3_600_000) * 3_600_000;
 const env = (gateway: string, seq: number) => ({
   v: PROTOCOL_VERSION as typeof PROTOCOL_VERSION,
   gateway,
