@@ -8,7 +8,7 @@ import {
   BLOCK_MAX,
   BLOCKS_READINGS_VIEW,
   BLOCKS_SCHEMA,
-  COLUMNS,
+  insertBlockRows,
   PER_INSERT,
   pushBlocks,
   type Group,
@@ -68,13 +68,7 @@ async function moveSamples(db: Db): Promise<void> {
   const params: SqlValue[] = [];
   let blocks = 0;
   const flush = async (): Promise<void> => {
-    if (blocks === 0) return;
-    const tuple = `(${new Array<string>(COLUMNS).fill('?').join(',')})`;
-    await db.run(
-      `INSERT INTO blocks (src, pt, gw, rid0, rid1, n, ts0, ts1, is_bool, received, rid_offsets, ts_offsets, vals)
-       VALUES ${new Array<string>(blocks).fill(tuple).join(',')}`,
-      params,
-    );
+    await insertBlockRows(db, params, blocks);
     params.length = 0;
     blocks = 0;
   };

@@ -4,7 +4,7 @@
  */
 import type { TelemetryBatch } from '../../common/contract/index.js';
 import type { Db, SqlValue } from '../../common/sqlite.js';
-import { BLOCK_MAX, blockIds, COLUMNS, PER_INSERT, pushBlocks, type Group } from './store-blocks.js';
+import { BLOCK_MAX, blockIds, insertBlockRows, PER_INSERT, pushBlocks, type Group } from './store-blocks.js';
 import type { KeyScope } from './store-keys.js';
 
 /** A message's source and id range. */
@@ -125,13 +125,7 @@ export async function insertTelemetry(
   const params: SqlValue[] = [];
   let blocks = 0;
   const flush = async (): Promise<void> => {
-    if (blocks === 0) return;
-    const tuple = `(${new Array<string>(COLUMNS).fill('?').join(',')})`;
-    await db.run(
-      `INSERT INTO blocks (src, pt, gw, rid0, rid1, n, ts0, ts1, is_bool, received, rid_offsets, ts_offsets, vals)
-       VALUES ${new Array<string>(blocks).fill(tuple).join(',')}`,
-      params,
-    );
+    await insertBlockRows(db, params, blocks);
     params.length = 0;
     blocks = 0;
   };

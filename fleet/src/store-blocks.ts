@@ -3,7 +3,7 @@
  * the readings of that point the message brought and that were new, packed as JSON arrays. One row
  * and three index entries per block instead of one row and three index entries per reading.
  */
-import type { SqlValue } from '../../common/sqlite.js';
+import type { Db, SqlValue } from '../../common/sqlite.js';
 
 /**
  * `rid0`/`rid1` and `ts0`/`ts1` bound the block's reading ids and timestamps; `rid_offsets` and
@@ -38,6 +38,17 @@ export const BLOCK_MAX = 500;
 export const COLUMNS = 13;
 /** Blocks per INSERT, under SQLite's 32766 bound parameters. */
 export const PER_INSERT = Math.floor(32000 / COLUMNS);
+
+/** One multi-row INSERT of `count` blocks whose parameters (`pushBlocks`) are in `params`. */
+export async function insertBlockRows(db: Db, params: readonly SqlValue[], count: number): Promise<void> {
+  if (count === 0) return;
+  const tuple = `(${new Array<string>(COLUMNS).fill('?').join(',')})`;
+  await db.run(
+    `INSERT INTO blocks (src, pt, gw, rid0, rid1, n, ts0, ts1, is_bool, received, rid_offsets, ts_offsets, vals)
+     VALUES ${new Array<string>(count).fill(tuple).join(',')}`,
+    params,
+  );
+}
 
 /** A block's packed columns, as read back. */
 export interface PackedBlock {

@@ -8,7 +8,7 @@
  * hour plus the settle time). Dedupe stays exact: it compares reading ids, whatever block holds them.
  */
 import type { Db, SqlValue } from '../../common/sqlite.js';
-import { BLOCK_MAX, COLUMNS, PER_INSERT, pushBlocks, unpack, type Group } from './store-blocks.js';
+import { BLOCK_MAX, insertBlockRows, PER_INSERT, pushBlocks, unpack, type Group } from './store-blocks.js';
 
 export const HOUR_MS = 3_600_000;
 
@@ -183,13 +183,7 @@ async function mergeBuckets(
   const gone: number[] = [];
   let pending = 0;
   const flush = async (): Promise<void> => {
-    if (pending === 0) return;
-    const tuple = `(${new Array<string>(COLUMNS).fill('?').join(',')})`;
-    await db.run(
-      `INSERT INTO blocks (src, pt, gw, rid0, rid1, n, ts0, ts1, is_bool, received, rid_offsets, ts_offsets, vals)
-       VALUES ${new Array<string>(pending).fill(tuple).join(',')}`,
-      params,
-    );
+    await insertBlockRows(db, params, pending);
     params.length = 0;
     pending = 0;
   };
