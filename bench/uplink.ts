@@ -25,17 +25,16 @@ import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { realClock } from '../common/clock.js';
 import { createLogger } from '../common/log.js';
 import { Db } from '../common/sqlite.js';
 import { Outbox } from '../edge/src/outbox.js';
-import { Uplink } from '../edge/src/uplink.js';
 import { decode } from '../common/contract/index.js';
 import { startFleet } from '../fleet/src/main.js';
 import { SqliteFleetStore, type UplinkMessage } from '../fleet/src/store.js';
 import { freePort, Mosquitto } from '../test/e2e/loss/harness.js';
 import { printTable, type Row } from './table.js';
 import { processCpu, selfCpu } from './uplink/cpu.js';
+import { drainOutbox } from './uplink/drain.js';
 import { BATCH, rawPayloads, readings, WARM_UP } from './uplink/payloads.js';
 import type { PeerCommand } from './uplink/peer.js';
 
@@ -119,29 +118,11 @@ async function rawPublish(url: string, clientId: string, payloads: string[], top
 async function drainUplink(url: string, gw: string): Promise<number> {
   const o = await Outbox.open(path('drain.db'));
   await fill(o, ROWS);
-  let acked = 0;
-  let drained!: () => void;
-  const done = new Promise<void>((resolve) => (drained = resolve));
-  const up = new Uplink(
-    {
-      gatewayId: gw,
-      mqttUrl: url,
-      version: 'bench',
-      backlogRowsPerSec: Infinity,
-      batchSize: BATCH,
-      // Called once a message's rows are deleted: the clock stops when the outbox is empty.
-      onAck: (a) => (acked += a.count) >= ROWS && drained(),
-    },
-    o,
-    realClock,
-    log,
-  );
   const t0 = performance.now();
-  up.start();
-  await done;
+  const stop = await drainOutbox(o, url, gw, ROWS, log);
   const s = (performance.now() - t0) / 1000;
   if ((await o.depth()) !== 0) throw new Error('drain: outbox not empty after every row was acknowledged');
-  await up.stop();
+  await stop();
   await o.close();
   return s;
 }

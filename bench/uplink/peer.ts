@@ -3,13 +3,13 @@
  * (a gateway is another machine), so it does not share the fleet's JavaScript thread. Either our
  * Uplink draining an already filled outbox, or a raw mqtt.js QoS 1 publisher of the same payloads.
  * Before `ready` it sends WARM_UP readings the same way (another gateway id or topic), so the
- * measurement runs warm code. Protocol (IPC): prepare → `ready`; `go` → runs → `done` with its own seconds and CPU seconds; exits.
+ * measurement runs warm code. Protocol (IPC): prepare → `ready`; `go` → runs → `done` with its own
+ * seconds and CPU seconds; exits.
  */
 import mqtt from 'mqtt';
-import { realClock } from '../../common/clock.js';
 import { createLogger } from '../../common/log.js';
 import { Outbox } from '../../edge/src/outbox.js';
-import { Uplink } from '../../edge/src/uplink.js';
+import { drainOutbox } from './drain.js';
 import { BATCH, rawPayloads, readings, WARM_UP } from './payloads.js';
 
 export type PeerCommand =
@@ -20,44 +20,16 @@ export type PeerCommand =
 const send = (m: unknown) => process.send!(m);
 const log = createLogger({ level: 'error' });
 
-/** An Uplink draining `o` until `rows` readings were acknowledged; resolves to its stop. */
-function drain(o: Outbox, url: string, gw: string, rows: number): { run: Run } {
-  let acked = 0;
-  let drained!: () => void;
-  const done = new Promise<void>((resolve) => (drained = resolve));
-  const up = new Uplink(
-    {
-      gatewayId: gw,
-      mqttUrl: url,
-      version: 'bench',
-      backlogRowsPerSec: Infinity,
-      batchSize: BATCH,
-      onAck: (a) => (acked += a.count) >= rows && drained(),
-    },
-    o,
-    realClock,
-    log,
-  );
-  return {
-    run: async () => {
-      up.start();
-      await done;
-      return () => up.stop();
-    },
-  };
-}
-
 async function uplink(c: Extract<PeerCommand, { cmd: 'uplink' }>): Promise<Run> {
   const warm = await Outbox.open(`${c.outbox}.warm`);
   for (let i = 0; i < WARM_UP; i += BATCH) await warm.putReadings(readings(i, BATCH));
   await (
-    await drain(warm, c.url, `${c.gw}-warm`, WARM_UP).run()
+    await drainOutbox(warm, c.url, `${c.gw}-warm`, WARM_UP, log)
   )();
   await warm.close();
   const o = await Outbox.open(c.outbox);
-  const { run } = drain(o, c.url, c.gw, c.rows);
   return async () => {
-    const stop = await run();
+    const stop = await drainOutbox(o, c.url, c.gw, c.rows, log);
     return async () => {
       await stop();
       await o.close();
