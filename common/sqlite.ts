@@ -52,9 +52,9 @@ export class Db implements SqlDb {
     });
   }
 
-  /** Standalone statements wait for open transactions; the inside handle never waits. */
+  /** Standalone statements wait for open transactions (the inside handle never has any). */
   private when<T>(op: () => Promise<T>): Promise<T> {
-    return this.open > 0 && this.inside !== this ? this.chain.then(op) : op();
+    return this.open > 0 ? this.chain.then(op) : op();
   }
 
   run(sql: string, params: readonly SqlValue[] = []): Promise<{ changes: number; lastID: number }> {

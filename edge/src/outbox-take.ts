@@ -51,7 +51,7 @@ export async function takeTelemetry(
   joined.sort((a, b) => a.k - b.k);
   return spans.map((s, k) => {
     const r = joined[k]!;
-    const b = new OutboxBatch(
+    return new OutboxBatch(
       'telemetry',
       'telemetry',
       backlog,
@@ -62,7 +62,6 @@ export async function takeTelemetry(
       r.items ?? undefined,
       undefined,
     );
-    return b;
   });
 }
 
@@ -85,7 +84,7 @@ export async function takeAlarms(db: Db, after: number, limit: number): Promise<
     [after, limit],
   );
   if (!r || r.n === 0) return undefined;
-  const b = new OutboxBatch(
+  return new OutboxBatch(
     'alarms',
     'alarm',
     false,
@@ -96,7 +95,6 @@ export async function takeAlarms(db: Db, after: number, limit: number): Promise<
     r.items ?? undefined,
     undefined,
   );
-  return b;
 }
 
 /** The event class mixes channels: rows of the first one (one row for single-item channels). */

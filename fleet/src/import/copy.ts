@@ -2,10 +2,11 @@
  * Row copying for `citygate fleet import`, inside the caller's PostgreSQL transaction: tables whose
  * schema is the same on both engines are copied column by column (SQLite's 0/1 becomes boolean
  * where PostgreSQL's column is one), read in primary-key order a page at a time; telemetry blocks
- * (fleet.db) are unpacked into PostgreSQL's one row per reading, with the hourly roll-up built the
- * way the PostgreSQL store's write path builds it (fleet/src/pg/apply.ts).
+ * (fleet.db) are unpacked into PostgreSQL's one row per reading, with the hourly roll-up the
+ * PostgreSQL store's write path uses (`ROLL_UP_INSERTED`, fleet/src/pg/apply.ts).
  */
 import type { Db, SqlDb, SqlValue } from '../../../common/sqlite.js';
+import { ROLL_UP_INSERTED } from '../pg/apply.js';
 import { unpack } from '../store-blocks.js';
 
 const PAGE = 2000;
@@ -157,14 +158,7 @@ export async function copyReadings(src: Db, pgDb: SqlDb, progress?: Progress): P
          SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::float8[],
            $7::bool[], $8::text[], $9::bigint[], $10::bigint[])
          RETURNING gateway, device, point, ts, value, unit)
-       INSERT INTO readings_hourly AS h (gateway, device, point, hour, unit, count, sum, min, max)
-       SELECT gateway, device, point, (ts / 3600000) * 3600000, max(unit COLLATE "C"), count(*), sum(value),
-              min(value), max(value)
-       FROM ins GROUP BY 1, 2, 3, 4
-       ON CONFLICT (gateway, device, point, hour) DO UPDATE SET
-         count = h.count + excluded.count, sum = h.sum + excluded.sum,
-         min = LEAST(h.min, excluded.min), max = GREATEST(h.max, excluded.max),
-         unit = GREATEST(h.unit COLLATE "C", excluded.unit COLLATE "C")`,
+       ${ROLL_UP_INSERTED}`,
       cols as unknown as SqlValue[],
     );
     done += cols[0]!.length;

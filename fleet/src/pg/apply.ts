@@ -19,6 +19,20 @@ const countsOf = (rows: { m: number; n: number }[]): Map<number, number> =>
  * epochs, gateways) last and in key order, so concurrent workers queue on them briefly and never
  * deadlock.
  */
+
+/**
+ * The exact hourly roll-up of the readings a preceding CTE `ins` inserted (gateway, device, point,
+ * ts, value, unit), in key order: the live write path and `citygate fleet import` both use it.
+ */
+export const ROLL_UP_INSERTED = `
+  INSERT INTO readings_hourly AS h (gateway, device, point, hour, unit, count, sum, min, max)
+  SELECT gateway, device, point, (ts / 3600000) * 3600000, max(unit COLLATE "C"), count(*), sum(value),
+         min(value), max(value)
+  FROM ins GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
+  ON CONFLICT (gateway, device, point, hour) DO UPDATE SET
+    count = h.count + excluded.count, sum = h.sum + excluded.sum,
+    min = LEAST(h.min, excluded.min), max = GREATEST(h.max, excluded.max),
+    unit = GREATEST(h.unit COLLATE "C", excluded.unit COLLATE "C")`;
 export async function applyGroup(
   c: Q,
   messages: readonly UplinkMessage[],
@@ -127,15 +141,7 @@ export async function applyGroup(
          INSERT INTO readings (gateway, epoch, rid, device, point, value, is_bool, unit, ts, received)
          SELECT gateway, epoch, rid, device, point, value, is_bool, unit, ts, $11 FROM src
          ON CONFLICT DO NOTHING RETURNING gateway, epoch, rid, ts, device, point, value, unit),
-       hourly AS (
-         INSERT INTO readings_hourly AS h (gateway, device, point, hour, unit, count, sum, min, max)
-         SELECT gateway, device, point, (ts / 3600000) * 3600000, max(unit COLLATE "C"), count(*), sum(value),
-                min(value), max(value)
-         FROM ins GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4
-         ON CONFLICT (gateway, device, point, hour) DO UPDATE SET
-           count = h.count + excluded.count, sum = h.sum + excluded.sum,
-           min = LEAST(h.min, excluded.min), max = GREATEST(h.max, excluded.max),
-           unit = GREATEST(h.unit COLLATE "C", excluded.unit COLLATE "C"))
+       hourly AS (${ROLL_UP_INSERTED})
        SELECT src.m, count(*)::int AS n FROM ins JOIN src USING (gateway, epoch, rid, ts) GROUP BY src.m`,
       [...rd, at],
     );
